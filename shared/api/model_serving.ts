@@ -37,7 +37,10 @@ export const Role = withRules(
     }).describe("Role name, e.g. prefill or decode. Part of every pod name."),
     replicas: int32().min(0).default(1).describe("Role replicas per serving group (xPyD)."),
     entryTemplate: PodTemplateSpec.describe("Template of the entry (leader) pod."),
-    workerReplicas: int32().min(0).describe("Worker pods per role replica, besides the entry."),
+    // Upstream requires workerReplicas; the vLLM-Ascend guide's example omits it, and users were
+    // promised that example works, so it defaults to 0 (a single-pod role replica).
+    workerReplicas: int32().min(0).default(0)
+      .describe("Worker pods per role replica, besides the entry."),
     workerTemplate: PodTemplateSpec.optional().describe("Template of the worker pods."),
     maxUnavailable: countOrPercent().default(1)
       .describe("Role replicas that may be unavailable during a RoleRollingUpdate."),

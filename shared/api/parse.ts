@@ -5,6 +5,7 @@
  * @module
  */
 import { parseAllDocuments } from "yaml";
+import type { ObjectMeta } from "./common.ts";
 import { findKind, type ResourceKind } from "./resources.ts";
 import { formatIssues } from "./schema.ts";
 
@@ -12,7 +13,13 @@ import { formatIssues } from "./schema.ts";
 export interface ParsedResource {
   kind: ResourceKind;
   /** The object with defaults applied and unknown fields dropped. */
-  object: Record<string, unknown> & { metadata: { name?: string; namespace?: string } };
+  object: {
+    apiVersion: string;
+    kind: string;
+    metadata: ObjectMeta;
+    spec?: unknown;
+    status?: unknown;
+  };
 }
 
 /** Raised when an object does not match its schema; `problems` has one line per field. */

@@ -264,7 +264,16 @@ current-context: kthena-test
 `;
 }
 
-async function runKubectl(
+/**
+ * Runs a kubectl binary with a kubeconfig and returns its exit code and output.
+ *
+ * @example
+ * ```ts
+ * import { runKubectl } from "./cluster.ts";
+ * await runKubectl("kubectl", "/tmp/kubeconfig", ["get", "pods"]);
+ * ```
+ */
+export async function runKubectl(
   bin: string,
   kubeconfigPath: string,
   args: string[],
