@@ -36,7 +36,7 @@ import {
   buildPodGroup,
   type ControllerRevision,
 } from "./children.ts";
-import { resolveIntOrPercent } from "./int_or_percent.ts";
+import { resolveIntOrPercent } from "@kthena/shared/api";
 import {
   deletionCost,
   groupRevision,

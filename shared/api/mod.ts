@@ -29,3 +29,4 @@ export * from "./pod_group.ts";
 export * from "./resources.ts";
 export * from "./crd.ts";
 export * from "./parse.ts";
+export * from "./int_or_percent.ts";

@@ -11,6 +11,7 @@
 import { z } from "zod";
 import { conditionList, PodTemplateSpec, resourceSchema, WORKLOAD_GROUP } from "./common.ts";
 import { countOrPercent, freeForm, int32, int64, withRules } from "./schema.ts";
+import { resolveIntOrPercent } from "./int_or_percent.ts";
 
 /** ModelServing's apiVersion. */
 export const MODEL_SERVING_API_VERSION = `${WORKLOAD_GROUP}/v1alpha1` as const;
@@ -146,6 +147,15 @@ export const PluginSpec = z.object({
 /** The recovery policies: what is rebuilt when a pod fails. */
 export const RecoveryPolicy = z.enum(["ServingGroupRecreate", "RoleRecreate", "None"]);
 
+/**
+ * CEL that resolves an int-or-percent field against a total, rounding down, the way
+ * {@linkcode resolveIntOrPercent} does: `25%` of 10 is 2.
+ */
+function resolveCel(field: string, total: string): string {
+  return `(type(${field}) == int ? int(${field}) : ` +
+    `int(string(${field}).split('%')[0]) * ${total} / 100)`;
+}
+
 const isRoleRolling = (s: { rolloutStrategy?: RolloutStrategy | undefined }) =>
   s.rolloutStrategy?.type === "RoleRollingUpdate";
 
@@ -166,6 +176,38 @@ export const ModelServingSpec = withRules(
       message: "recoveryPolicy ServingGroupRecreate cannot be used with RoleRollingUpdate",
       fieldPath: ".recoveryPolicy",
       check: (s) => !(s.recoveryPolicy === "ServingGroupRecreate" && isRoleRolling(s)),
+    },
+    {
+      rule:
+        "!has(self.rolloutStrategy) || !has(self.rolloutStrategy.rollingUpdateConfiguration) || " +
+        resolveCel(
+          "self.rolloutStrategy.rollingUpdateConfiguration.maxUnavailable",
+          "self.replicas",
+        ) +
+        " > 0",
+      message: "maxUnavailable cannot be 0",
+      fieldPath: ".rolloutStrategy.rollingUpdateConfiguration.maxUnavailable",
+      check: (s) =>
+        s.rolloutStrategy?.rollingUpdateConfiguration === undefined ||
+        resolveIntOrPercent(
+            s.rolloutStrategy.rollingUpdateConfiguration.maxUnavailable,
+            s.replicas,
+            "down",
+          ) >
+          0,
+    },
+    {
+      rule: "!has(self.rolloutStrategy) || self.rolloutStrategy.type != 'RoleRollingUpdate' || " +
+        "self.template.roles.all(r, r.replicas == 0 || (" +
+        resolveCel("r.maxUnavailable", "r.replicas") + " >= 1 && " +
+        resolveCel("r.maxUnavailable", "r.replicas") + " <= r.replicas))",
+      message: "a role's maxUnavailable must resolve to between 1 and its replicas",
+      fieldPath: ".template.roles",
+      check: (s) =>
+        !isRoleRolling(s) || s.template.roles.every((r) => {
+          const n = resolveIntOrPercent(r.maxUnavailable, r.replicas, "down");
+          return r.replicas === 0 || (n >= 1 && n <= r.replicas);
+        }),
     },
     {
       rule:
@@ -202,11 +244,19 @@ export const ModelServing = resourceSchema(
   ModelServingSpec,
   ModelServingStatus,
   [{
+    // Headless Services are named like entry pods, so the name must be a DNS-1035 label.
+    rule: "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+    message: "metadata.name must be a DNS-1035 label: lowercase letters, digits and '-', " +
+      "starting with a letter",
+    reportPath: ".metadata.name",
+    check: (ms) => DNS1035_LABEL.test(ms.metadata.name ?? "a"),
+  }, {
     // Every pod name `{ms}-{group}-{role}-{roleIdx}-{podIdx}` must stay a DNS-1035 label.
     rule:
       "self.spec.template.roles.all(r, size(self.metadata.name) + size(string(self.spec.replicas)) + size(r.name) + size(string(r.replicas)) + size(string(r.workerReplicas)) + 4 <= 63)",
-    message: "name is too long: {name}-{replicas}-{role}-{roleReplicas}-{workerReplicas} must " +
-      "fit in 63 characters",
+    message: "metadata.name is too long: {name}-{replicas}-{role}-{roleReplicas}-" +
+      "{workerReplicas} must fit in 63 characters",
+    reportPath: ".metadata.name",
     check: (ms) =>
       ms.spec.template.roles.every((r) =>
         `${ms.metadata.name ?? ""}-${ms.spec.replicas}-${r.name}-${r.replicas}-${r.workerReplicas}`

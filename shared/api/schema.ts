@@ -29,6 +29,11 @@ export interface CelRule<T> {
   message: string;
   /** A JSON path, relative to `self`, that the error should point at (e.g. `.workerTemplate`). */
   fieldPath?: string;
+  /**
+   * The path the run-time parser reports, when it cannot be the CEL `fieldPath` (CEL cannot
+   * point into `metadata`). Defaults to `fieldPath`.
+   */
+  reportPath?: string;
   /** The run-time equivalent of `rule`; absent for transition rules. */
   check?: (self: T) => boolean;
 }
@@ -53,7 +58,11 @@ export function withRules<S extends z.ZodType>(schema: S, rules: CelRule<z.outpu
   const refined = schema.superRefine((value, ctx) => {
     for (const r of rules) {
       if (r.check && !r.check(value)) {
-        ctx.addIssue({ code: "custom", message: r.message, path: fieldPathToZod(r.fieldPath) });
+        ctx.addIssue({
+          code: "custom",
+          message: r.message,
+          path: fieldPathToZod(r.reportPath ?? r.fieldPath),
+        });
       }
     }
   });

@@ -71,8 +71,11 @@ Deno.test("the CRDs are structural and established", opts, async () => {
 interface InvalidCase {
   name: string;
   object: Record<string, unknown>;
+  /** The field the API server names (`<nil>` for rules on the object root). */
   field: string;
   message: RegExp;
+  /** The field zod names, when it differs (zod can point into metadata; CEL cannot). */
+  zodField?: string;
 }
 
 const meta = (name: string) => ({ name });
@@ -215,6 +218,46 @@ const INVALID: InvalidCase[] = [
     message: /partition is only allowed with rolloutStrategy.type RoleRollingUpdate/,
   },
   {
+    name: "ModelServing name that is not a DNS-1035 label",
+    object: { ...modelServing({}), metadata: meta("1-sample") },
+    field: "<nil>",
+    message: /metadata.name must be a DNS-1035 label/,
+    zodField: "metadata.name",
+  },
+  {
+    name: "ModelServing name too long for its pod names",
+    object: { ...modelServing({}), metadata: meta(`s${"x".repeat(50)}`) },
+    field: "<nil>",
+    message: /metadata.name is too long/,
+    zodField: "metadata.name",
+  },
+  {
+    name: "maxUnavailable that resolves to 0",
+    object: modelServing({
+      replicas: 1,
+      rolloutStrategy: { rollingUpdateConfiguration: { maxUnavailable: "10%" } },
+    }),
+    field: "spec.rolloutStrategy.rollingUpdateConfiguration.maxUnavailable",
+    message: /maxUnavailable cannot be 0/,
+  },
+  {
+    name: "role maxUnavailable above the role's replicas",
+    object: modelServing({
+      rolloutStrategy: { type: "RoleRollingUpdate" },
+      template: {
+        roles: [{
+          name: "prefill",
+          replicas: 2,
+          maxUnavailable: 3,
+          entryTemplate: podTemplate,
+          workerReplicas: 0,
+        }],
+      },
+    }),
+    field: "spec.template.roles",
+    message: /maxUnavailable must resolve to between 1 and its replicas/,
+  },
+  {
     name: "negative metric target",
     object: policy({ metrics: [{ name: "cpu", targetValue: "-100m" }] }),
     field: "spec.metrics[0].targetValue",
@@ -285,6 +328,7 @@ Deno.test("invalid custom resources are rejected, naming the field", opts, async
       assert.ok(line, `expected "${c.field}: …${c.message.source}…" in:\n${r.stderr}`);
 
       // The shared schema rejects it too, naming the same field.
+      const zodField = c.zodField ?? c.field;
       let problems: string[] = [];
       try {
         parseResource(c.object);
@@ -294,7 +338,7 @@ Deno.test("invalid custom resources are rejected, naming the field", opts, async
       }
       assert.ok(
         problems.some((p) =>
-          p.startsWith(`${c.field}:`) || (c.field === "spec" && /^spec/.test(p))
+          p.startsWith(`${zodField}:`) || (zodField === "spec" && /^spec/.test(p))
         ),
         `zod named other fields: ${problems.join("; ")}`,
       );

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { IntOrString } from "@kthena/shared/api";
+import type { IntOrString } from "./schema.ts";
 
 /**
  * Resolves a count or a percentage of `total`. Percentages round down (`"down"`, used for
