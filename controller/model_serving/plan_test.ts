@@ -469,7 +469,11 @@ Deno.test("role partition protects the first role replicas (S23, S24, S25)", () 
     const r = Number(p.metadata!.labels![L.roleId]!.split("-").pop());
     return r < 2 ? 0 : 10_000 + r;
   });
-  w.setSpec((s) => ((s.template as { roles: Spec[] }).roles[0]!.replicas = 2));
+  w.setSpec((s) => {
+    const r = (s.template as { roles: Spec[] }).roles[0]!;
+    r.replicas = 2;
+    r.maxUnavailable = 2;
+  });
   w.converge();
   assert.deepEqual(w.names(), ["ms-0-prefill-0-0", "ms-0-prefill-1-0"]);
 });
