@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { parseControllerFlags, resolveControllers } from "./flags.ts";
+
+Deno.test("flags: defaults follow upstream", () => {
+  const f = parseControllerFlags([]);
+  assert.equal(f.workers, 5);
+  assert.equal(f.leaderElect, false);
+  assert.equal(f.webhookPort, 8443);
+  assert.equal(f.enableWebhook, true);
+  assert.deepEqual([...f.controllers], ["modelserving"]);
+});
+
+Deno.test("flags: values, upstream's --port alias, and errors naming the flag", () => {
+  const f = parseControllerFlags([
+    "--workers=2",
+    "--leader-elect",
+    "--port=9443",
+    "--no-enable-webhook",
+  ]);
+  assert.equal(f.workers, 2);
+  assert.equal(f.leaderElect, true);
+  assert.equal(f.webhookPort, 9443);
+  assert.equal(f.enableWebhook, false);
+  assert.throws(() => parseControllerFlags(["--workers=0"]), /--workers: expected an integer ≥ 1/);
+  assert.throws(() => parseControllerFlags(["--nope"]), /nope/);
+});
+
+Deno.test("--controllers: *, +name, -name; nothing left enables all", () => {
+  assert.deepEqual([...resolveControllers("*")], ["modelserving"]);
+  assert.deepEqual([...resolveControllers("+modelserving")], ["modelserving"]);
+  assert.deepEqual([...resolveControllers("*,-modelserving")], ["modelserving"]);
+  assert.throws(
+    () => resolveControllers("autoscaler-typo"),
+    /unknown controller "autoscaler-typo"/,
+  );
+});
