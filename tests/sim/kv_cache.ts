@@ -185,7 +185,11 @@ export class KvCache {
    * @param extraKey Adapter name used for the hashes.
    * @returns The sequence, or undefined when there is not enough free capacity.
    */
-  allocate(tokens: readonly number[], hashes: readonly number[], extraKey = ""): KvSequence | undefined {
+  allocate(
+    tokens: readonly number[],
+    hashes: readonly number[],
+    extraKey = "",
+  ): KvSequence | undefined {
     const hits = this.lookupPrefix(hashes, tokens.length);
     const needed = Math.ceil(tokens.length / this.blockSize) - hits;
     let hitsInFree = 0;

@@ -318,6 +318,13 @@ const optionsSchema = z.object({
  */
 export function resolveSimOptions(overrides: Partial<SimOptions> = {}): SimOptions {
   const profile = overrides.profile ?? DEFAULT_PROFILE;
+  if (!Object.hasOwn(PROFILES, profile)) {
+    throw new Error(
+      `invalid simulator options: unknown profile "${profile}" (${
+        Object.keys(PROFILES).join(", ")
+      })`,
+    );
+  }
   const defined = Object.fromEntries(
     Object.entries(overrides).filter(([, v]) => v !== undefined),
   ) as Partial<SimOptions>;
@@ -405,7 +412,9 @@ function convert(flag: string, kind: FlagKind, raw: string | boolean): unknown {
   if (kind === "list") return text.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
   const n = Number(text);
   if (text.trim() === "" || !Number.isFinite(n) || (kind === "int" && !Number.isInteger(n))) {
-    throw new Error(`--${flag} expects ${kind === "int" ? "an integer" : "a number"}, got "${text}"`);
+    throw new Error(
+      `--${flag} expects ${kind === "int" ? "an integer" : "a number"}, got "${text}"`,
+    );
   }
   return n;
 }
@@ -425,9 +434,16 @@ function convert(flag: string, kind: FlagKind, raw: string | boolean): unknown {
  * ```
  */
 export function parseSimArgs(args: readonly string[]): SimOptions {
-  const spec: Record<string, { type: "string" | "boolean" }> = { "no-prefix-caching": { type: "boolean" } };
+  const spec: Record<string, { type: "string" | "boolean" }> = {
+    "no-prefix-caching": { type: "boolean" },
+  };
   for (const [flag, , kind] of FLAGS) spec[flag] = { type: kind === "bool" ? "boolean" : "string" };
-  const { values } = parseArgs({ args: [...args], options: spec, strict: true, allowPositionals: false });
+  const { values } = parseArgs({
+    args: [...args],
+    options: spec,
+    strict: true,
+    allowPositionals: false,
+  });
   const overrides: Record<string, unknown> = {};
   for (const [flag, key, kind] of FLAGS) {
     const raw = values[flag];

@@ -11,7 +11,7 @@
  */
 
 import { type Random, seededRandom } from "./prng.ts";
-import { encode } from "./tokenizer.ts";
+import { encode, pieceId } from "./tokenizer.ts";
 
 /** One planned output token. */
 export interface PlannedToken {
@@ -57,14 +57,105 @@ export interface PlanInput {
 }
 
 const WORDS = [
-  "the", "of", "and", "to", "in", "is", "you", "that", "it", "he", "was", "for", "on", "are",
-  "as", "with", "his", "they", "at", "be", "this", "have", "from", "or", "one", "had", "by",
-  "word", "but", "not", "what", "all", "were", "we", "when", "your", "can", "said", "use",
-  "an", "each", "she", "do", "how", "if", "will", "up", "out", "many", "then", "them", "so",
-  "some", "her", "make", "like", "him", "into", "time", "has", "look", "two", "more", "go",
-  "see", "no", "way", "my", "than", "been", "call", "who", "oil", "its", "now", "find",
-  "long", "down", "day", "did", "get", "come", "made", "may", "part", "over", "new", "sky",
-  "blue", "tree", "road", "rain", "warm", "cold", "fast", "slow", "kind", "home", "city",
+  "the",
+  "of",
+  "and",
+  "to",
+  "in",
+  "is",
+  "you",
+  "that",
+  "it",
+  "he",
+  "was",
+  "for",
+  "on",
+  "are",
+  "as",
+  "with",
+  "his",
+  "they",
+  "at",
+  "be",
+  "this",
+  "have",
+  "from",
+  "or",
+  "one",
+  "had",
+  "by",
+  "word",
+  "but",
+  "not",
+  "what",
+  "all",
+  "were",
+  "we",
+  "when",
+  "your",
+  "can",
+  "said",
+  "use",
+  "an",
+  "each",
+  "she",
+  "do",
+  "how",
+  "if",
+  "will",
+  "up",
+  "out",
+  "many",
+  "then",
+  "them",
+  "so",
+  "some",
+  "her",
+  "make",
+  "like",
+  "him",
+  "into",
+  "time",
+  "has",
+  "look",
+  "two",
+  "more",
+  "go",
+  "see",
+  "no",
+  "way",
+  "my",
+  "than",
+  "been",
+  "call",
+  "who",
+  "oil",
+  "its",
+  "now",
+  "find",
+  "long",
+  "down",
+  "day",
+  "did",
+  "get",
+  "come",
+  "made",
+  "may",
+  "part",
+  "over",
+  "new",
+  "sky",
+  "blue",
+  "tree",
+  "road",
+  "rain",
+  "warm",
+  "cold",
+  "fast",
+  "slow",
+  "kind",
+  "home",
+  "city",
 ] as const;
 
 function pick(random: Random): string {
@@ -119,7 +210,10 @@ export function planOutput(input: PlanInput): OutputPlan {
     }
   } else {
     natural = input.minLen + Math.floor(random() * (input.maxLen - input.minLen + 1));
-    texts = randomTokens(random, input.ignoreEos ? input.maxTokens : Math.min(natural - 1, input.maxTokens));
+    texts = randomTokens(
+      random,
+      input.ignoreEos ? input.maxTokens : Math.min(natural - 1, input.maxTokens),
+    );
   }
   const eosWithin = !input.ignoreEos && natural <= input.maxTokens;
   const count = eosWithin ? natural : input.maxTokens;
@@ -133,7 +227,7 @@ export function planOutput(input: PlanInput): OutputPlan {
     }
     const before = text.length;
     text += piece;
-    tokens.push({ id: encode(piece).ids[0] ?? input.eosId, text: piece });
+    tokens.push({ id: pieceId(piece), text: piece });
     const hit = firstStop(text, input.stop, before);
     if (hit !== undefined) {
       clipTo(tokens, hit.at);

@@ -48,7 +48,21 @@ export interface Encoded {
   pieces: string[];
 }
 
-function pieceId(piece: string): number {
+/**
+ * Id of one piece (a special-token string or a regular piece as {@linkcode encode} cuts them).
+ *
+ * @param piece Token text.
+ * @returns Its id.
+ *
+ * @example
+ * ```ts
+ * import { encode, pieceId } from "./tokenizer.ts";
+ * console.log(pieceId(" the") === encode(" the").ids[0]); // true
+ * ```
+ */
+export function pieceId(piece: string): number {
+  const special = SPECIAL_BY_TEXT.get(piece);
+  if (special !== undefined) return special;
   let h = 0x811c9dc5;
   for (let i = 0; i < piece.length; i++) {
     h ^= piece.charCodeAt(i);
@@ -81,7 +95,7 @@ function pushPiece(out: Encoded, pre: string): void {
  * @example
  * ```ts
  * import { encode } from "./tokenizer.ts";
- * console.log(encode("Hello wonderful world").pieces); // ["Hell", "o", " won", "derf", "ul", " worl", "d"]
+ * console.log(encode("Hello wonderful world").pieces); // ["Hell", "o", " wond", "erfu", "l", " worl", "d"]
  * ```
  */
 export function encode(text: string, addBos = false): Encoded {
