@@ -1,22 +1,335 @@
 /**
- * `deno task dev`: the local demo. Until the router lands (issue #4) it says what exists and
- * how to try it.
+ * `deno task dev`: the local demo. Starts a small fleet of simulated engines (child processes of
+ * `tests/sim/main.ts`, spawned by path), writes their ModelRoutes, ModelServers and Pods into
+ * `.runtime/objects/`, serves the router in file mode on 127.0.0.1:8080, and prints requests to
+ * try. Ctrl-C stops everything.
+ *
+ * The fleet:
+ * - `qwen3`: aggregated serving, two vLLM engines (the ModelServer's `spec.model` maps the name
+ *   to `Qwen/Qwen3-0.6B`);
+ * - `qwen3-pd`: prefill/decode disaggregation over NIXL, two PD groups of one prefill and one
+ *   decode engine each (engines refuse KV transfers across groups).
+ *
+ * Flags: `--port 8080`, `--profile a100-8b` (simulator latency profile).
  *
  * @module
  */
+import { parseArgs } from "node:util";
+import { stringify } from "yaml";
+import { FileSource } from "./discovery/file_source.ts";
+import { JsonLineWriter } from "./http/access_log.ts";
+import { stderrLogger } from "./log.ts";
+import { createRouter, type RunningRouter, serveRouter } from "./router.ts";
+import { modelRoute, modelServer, pod } from "./testing/objects.ts";
+
 // deno-lint-ignore no-console
 const say = (line = "") => console.log(line);
 
-say("Kthena (TypeScript) — what exists today:");
-say();
-say("  shared/api     typed model of every custom resource (zod), CRD generation");
-say("  manifests/     CRDs, RBAC, Deployments:  kubectl apply -k manifests");
-say("  examples/      the seed documents' custom resources, one per file");
-say("  tests/cluster  a real kube-apiserver + etcd on loopback:  deno task cluster");
-say("  tests/sim      the vLLM/SGLang engine simulator:  deno task sim --port 8000 --model m");
-say();
-say("Try the examples against a real API server:");
-say("  npx -y deno@2.9.6 task cluster        # prints a kubeconfig path; keep it running");
-say("  KUBECONFIG=<path> kubectl apply --dry-run=server -f examples/model-serving/");
-say();
-say("The router and the demo fleet arrive with issue #4; the controller with issue #5.");
+const ROOT = new URL("../", import.meta.url);
+const path = (rel: string) => decodeURIComponent(new URL(rel, ROOT).pathname);
+
+/** A simulator child process. */
+interface Engine {
+  name: string;
+  port: number;
+  child: Deno.ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Spawns `tests/sim/main.ts` and waits for its `listening` line. */
+async function spawnEngine(name: string, args: string[], logDir: string): Promise<Engine> {
+  const log = await Deno.open(`${logDir}/${name}.log`, {
+    write: true,
+    create: true,
+    truncate: true,
+  });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-no-legacy-abort",
+      `--config=${path("deno.json")}`,
+      path("tests/sim/main.ts"),
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      ...args,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderrDone = child.stderr.pipeTo(log.writable).catch(() => {});
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const listening = Promise.withResolvers<number>();
+  const stdoutDone = (async () => {
+    let buffer = "";
+    let found = false;
+    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
+      if (found) continue;
+      buffer += text;
+      for (let nl = buffer.indexOf("\n"); nl >= 0 && !found; nl = buffer.indexOf("\n")) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        try {
+          const msg = JSON.parse(line) as { event?: string; port?: number };
+          if (msg.event === "listening" && typeof msg.port === "number") {
+            found = true;
+            listening.resolve(msg.port);
+          }
+        } catch {
+          // not the line we want
+        }
+      }
+    }
+    listening.reject(
+      new Error(`engine ${name} exited before listening (see ${logDir}/${name}.log)`),
+    );
+  })();
+  const stop = async () => {
+    if (!exited) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // gone
+      }
+      const kill = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // gone
+        }
+      }, 3000);
+      await status;
+      clearTimeout(kill);
+    }
+    await Promise.all([stdoutDone, stderrDone]);
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const port = await Promise.race([
+      listening.promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`engine ${name} did not start within 60 s`)),
+          60_000,
+        );
+      }),
+    ]);
+    return { name, port, child, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+interface EngineSpec {
+  name: string;
+  args: string[];
+  labels: Record<string, string>;
+}
+
+function fleet(profile: string): EngineSpec[] {
+  const common = ["--profile", profile, "--output-len-min", "8", "--output-len-max", "48"];
+  const specs: EngineSpec[] = [0, 1].map((i) => ({
+    name: `qwen3-${i}`,
+    args: [...common, "--model", "Qwen/Qwen3-0.6B", "--seed", String(i + 1)],
+    labels: { app: "qwen3" },
+  }));
+  for (const group of ["g0", "g1"]) {
+    for (const role of ["prefill", "decode"] as const) {
+      specs.push({
+        name: `qwen3-pd-${group}-${role}`,
+        args: [
+          ...common,
+          "--model",
+          "Qwen/Qwen3-8B",
+          "--role",
+          role,
+          "--kv-connector",
+          "nixl",
+          "--pd-group",
+          group,
+          "--refuse-cross-group",
+        ],
+        labels: {
+          app: "qwen3-pd",
+          "modelserving.volcano.sh/group-name": group,
+          "modelserving.volcano.sh/role": role,
+        },
+      });
+    }
+  }
+  return specs;
+}
+
+function objectsYaml(engines: { spec: EngineSpec; port: number }[]): Record<string, string> {
+  const docs = (objects: unknown[]) =>
+    objects.map((o) => stringify(o, { version: "1.1" })).join("---\n");
+  const routes = [
+    modelRoute("qwen3", {
+      modelName: "qwen3",
+      rules: [{ targetModels: [{ modelServerName: "qwen3" }] }],
+    }),
+    modelRoute("qwen3-pd", {
+      modelName: "qwen3-pd",
+      rules: [{ targetModels: [{ modelServerName: "qwen3-pd" }] }],
+    }),
+  ];
+  const servers = [
+    modelServer("qwen3", {
+      model: "Qwen/Qwen3-0.6B",
+      workloadSelector: { matchLabels: { app: "qwen3" } },
+      trafficPolicy: { timeout: "30s", retry: { attempts: 2, retryInterval: "100ms" } },
+    }),
+    modelServer("qwen3-pd", {
+      model: "Qwen/Qwen3-8B",
+      workloadSelector: {
+        matchLabels: { app: "qwen3-pd" },
+        pdGroup: {
+          groupKey: "modelserving.volcano.sh/group-name",
+          prefillLabels: { "modelserving.volcano.sh/role": "prefill" },
+          decodeLabels: { "modelserving.volcano.sh/role": "decode" },
+        },
+      },
+      kvConnector: { type: "nixl" },
+      trafficPolicy: { timeout: "30s" },
+    }),
+  ];
+  const strip = <T extends { metadata: Record<string, unknown>; status?: unknown }>(o: T) => {
+    const { status: _status, ...rest } = o;
+    return { ...rest, metadata: { name: o.metadata.name, namespace: o.metadata.namespace } };
+  };
+  const pods = engines.map(({ spec, port }) =>
+    pod(spec.name, {
+      labels: spec.labels,
+      ip: "127.0.0.1",
+      annotations: { "router.kthena.io/workload-port": String(port) },
+    })
+  );
+  return {
+    "routes.yaml": docs(routes.map(strip)),
+    "servers.yaml": docs(servers.map(strip)),
+    "pods.yaml": docs(pods),
+  };
+}
+
+async function run(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      port: { type: "string", default: "8080" },
+      profile: { type: "string", default: "a100-8b" },
+    },
+  });
+  const port = Number(values.port);
+  const runtime = path(".runtime");
+  const objectsDir = `${runtime}/objects`;
+  const logDir = `${runtime}/logs`;
+  await Deno.mkdir(objectsDir, { recursive: true });
+  await Deno.mkdir(logDir, { recursive: true });
+  for await (const e of Deno.readDir(objectsDir)) {
+    await Deno.remove(`${objectsDir}/${e.name}`, { recursive: true });
+  }
+
+  const specs = fleet(values.profile);
+  say(`Starting ${specs.length} simulated engines (logs in .runtime/logs/) …`);
+  const engines: Engine[] = [];
+  let router: RunningRouter | undefined;
+  const accessLog = new JsonLineWriter();
+  const stopAll = async () => {
+    await Promise.race([router?.shutdown(), new Promise((r) => setTimeout(r, 2000))]);
+    await Promise.all(engines.map((e) => e.stop()));
+    await accessLog.flush();
+  };
+  try {
+    const started = await Promise.allSettled(specs.map((s) => spawnEngine(s.name, s.args, logDir)));
+    for (const s of started) if (s.status === "fulfilled") engines.push(s.value);
+    const failed = started.find((s) => s.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    const files = objectsYaml(specs.map((spec, i) => ({ spec, port: engines[i]!.port })));
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(`${objectsDir}/${name}`, text);
+    }
+
+    const log = stderrLogger("warn");
+    router = await serveRouter(
+      createRouter({
+        sources: [new FileSource({ dir: objectsDir, log })],
+        log,
+        accessLog: accessLog.sink,
+      }),
+      { hostname: "127.0.0.1", port, log },
+    );
+  } catch (e) {
+    say(`dev: ${(e as Error).message}`);
+    if ((e as Error).name === "AddrInUse") {
+      say(`Port ${port} is taken; try: deno task dev --port 8081`);
+    }
+    await stopAll();
+    return 1;
+  }
+
+  const url = router.url;
+  const body = (model: string, stream: boolean) =>
+    JSON.stringify({
+      model,
+      messages: [{
+        role: "user",
+        content: "Explain prefill/decode disaggregation in one sentence.",
+      }],
+      max_tokens: 32,
+      stream,
+    });
+  say();
+  say(`kthena-router listening on ${url} (file mode: .runtime/objects/, edit the YAML live)`);
+  for (const e of engines) say(`  engine ${e.name.padEnd(24)} http://127.0.0.1:${e.port}`);
+  say();
+  say("Streamed, through a prefill/decode pair (NIXL):");
+  say(
+    `  curl -N ${url}/v1/chat/completions -H 'content-type: application/json' -d '${
+      body("qwen3-pd", true)
+    }'`,
+  );
+  say("Not streamed, prefill/decode:");
+  say(
+    `  curl ${url}/v1/chat/completions -H 'content-type: application/json' -d '${
+      body("qwen3-pd", false)
+    }'`,
+  );
+  say("Streamed, aggregated:");
+  say(
+    `  curl -N ${url}/v1/chat/completions -H 'content-type: application/json' -d '${
+      body("qwen3", true)
+    }'`,
+  );
+  say("Completions API, aggregated:");
+  say(
+    `  curl ${url}/v1/completions -H 'content-type: application/json' -d '${
+      JSON.stringify({ model: "qwen3", prompt: "The capital of France is", max_tokens: 16 })
+    }'`,
+  );
+  say(`Models: curl ${url}/v1/models    Metrics: curl ${url}/metrics`);
+  say();
+  say("Access log below (one JSON line per request). Ctrl-C stops everything.");
+
+  const stop = Promise.withResolvers<void>();
+  const onSignal = () => stop.resolve();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  await stop.promise;
+  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  say("\nStopping …");
+  await stopAll();
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await run());

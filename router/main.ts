@@ -1,12 +1,175 @@
 /**
  * kthena-router: the OpenAI-compatible, prefill/decode-aware router.
  *
- * Not implemented yet (issue #4); `deno task dev` tells what exists today.
+ * ```sh
+ * deno run -A --unstable-no-legacy-abort router/main.ts --source files --files objects/ \
+ *   [--port 8080] [--host 0.0.0.0] [--config router.yaml]
+ * ```
+ *
+ * Flags: `--port` (8080), `--host` (0.0.0.0), `--source files|kubernetes` (files when `--files`
+ * is given), `--files <dir>`, `--config <file>` (upstream's `routerConfiguration`),
+ * `--access-log true|false` (true), `--log-level debug|info|warn|error` (info),
+ * `--max-body-bytes` (32 MiB), `--drain-timeout` (Go duration, 30s).
  *
  * @module
  */
-if (import.meta.main) {
-  // deno-lint-ignore no-console
-  console.error("kthena-router is not implemented yet (issue #4).");
-  Deno.exit(2);
+import { parseArgs } from "node:util";
+import { parseDuration } from "./config/duration.ts";
+import { DEFAULT_ROUTER_CONFIG, loadRouterConfig } from "./config/router_config.ts";
+import { FileSource } from "./discovery/file_source.ts";
+import { JsonLineWriter } from "./http/access_log.ts";
+import { type LogLevel, stderrLogger } from "./log.ts";
+import { createRouter, serveRouter } from "./router.ts";
+import { DEFAULT_MAX_BODY_BYTES } from "./app.ts";
+
+const USAGE = `usage: kthena-router [--port 8080] [--host 0.0.0.0] [--source files|kubernetes]
+                     [--files <dir>] [--config <file>] [--access-log true|false]
+                     [--log-level info] [--max-body-bytes N] [--drain-timeout 30s]`;
+
+/** Parsed command line. */
+export interface MainFlags {
+  port: number;
+  host: string;
+  source: "files" | "kubernetes";
+  files: string | undefined;
+  config: string | undefined;
+  accessLog: boolean;
+  logLevel: LogLevel;
+  maxBodyBytes: number;
+  drainTimeoutMs: number;
 }
+
+/**
+ * Parses the command line.
+ *
+ * @throws {Error} on an unknown flag or a bad value.
+ * @example
+ * ```ts
+ * import { parseFlags } from "./main.ts";
+ * parseFlags(["--files", "objects", "--port", "9000"]).source; // "files"
+ * ```
+ */
+export function parseFlags(args: readonly string[]): MainFlags {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      port: { type: "string", default: "8080" },
+      host: { type: "string", default: "0.0.0.0" },
+      source: { type: "string" },
+      files: { type: "string" },
+      config: { type: "string" },
+      "access-log": { type: "string", default: "true" },
+      "log-level": { type: "string", default: "info" },
+      "max-body-bytes": { type: "string", default: String(DEFAULT_MAX_BODY_BYTES) },
+      "drain-timeout": { type: "string", default: "30s" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) throw new Error(USAGE);
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--port: not a port: ${values.port}`);
+  }
+  const source = values.source ?? (values.files !== undefined ? "files" : "kubernetes");
+  if (source !== "files" && source !== "kubernetes") {
+    throw new Error(`--source must be files or kubernetes, got ${JSON.stringify(source)}`);
+  }
+  if (source === "files" && values.files === undefined) {
+    throw new Error("--source files needs --files <dir>");
+  }
+  const level = values["log-level"];
+  if (!["debug", "info", "warn", "error"].includes(level)) {
+    throw new Error(`--log-level: ${level}?`);
+  }
+  const maxBodyBytes = Number(values["max-body-bytes"]);
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes <= 0) {
+    throw new Error("--max-body-bytes: a positive integer");
+  }
+  return {
+    port,
+    host: values.host,
+    source,
+    files: values.files,
+    config: values.config,
+    accessLog: values["access-log"] !== "false",
+    logLevel: level as LogLevel,
+    maxBodyBytes,
+    drainTimeoutMs: parseDuration(values["drain-timeout"]),
+  };
+}
+
+/**
+ * Runs the router until SIGINT or SIGTERM.
+ *
+ * @returns The exit code.
+ * @example
+ * ```ts ignore
+ * import { main } from "./main.ts";
+ * Deno.exit(await main(["--files", "objects"]));
+ * ```
+ */
+export async function main(args: readonly string[]): Promise<number> {
+  let flags: MainFlags;
+  try {
+    flags = parseFlags(args);
+  } catch (e) {
+    await Deno.stderr.write(new TextEncoder().encode(`${(e as Error).message}\n`));
+    return 2;
+  }
+  const log = stderrLogger(flags.logLevel);
+  if (flags.source === "kubernetes") {
+    log("error", "the kubernetes source is not yet available; use --source files --files <dir>");
+    return 2;
+  }
+  let config = DEFAULT_ROUTER_CONFIG;
+  if (flags.config) {
+    try {
+      config = await loadRouterConfig(flags.config);
+    } catch (e) {
+      log("error", `cannot load ${flags.config}`, { error: (e as Error).message });
+      return 2;
+    }
+  }
+  const accessLog = flags.accessLog ? new JsonLineWriter() : undefined;
+  let running;
+  try {
+    const router = createRouter({
+      sources: [new FileSource({ dir: flags.files!, log })],
+      config,
+      log,
+      processMetrics: true,
+      maxBodyBytes: flags.maxBodyBytes,
+      ...(accessLog ? { accessLog: accessLog.sink } : {}),
+    });
+    running = await serveRouter(router, { hostname: flags.host, port: flags.port, log });
+  } catch (e) {
+    log("error", "cannot start", { error: (e as Error).message });
+    return 1;
+  }
+  log("info", "kthena-router listening", {
+    url: running.url,
+    source: flags.source,
+    files: flags.files,
+  });
+
+  const stop = Promise.withResolvers<void>();
+  const onSignal = () => stop.resolve();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  await stop.promise;
+  Deno.removeSignalListener("SIGINT", onSignal);
+  Deno.removeSignalListener("SIGTERM", onSignal);
+  log("info", "draining", { timeoutMs: flags.drainTimeoutMs });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    running.shutdown(),
+    new Promise((resolve) => timer = setTimeout(resolve, flags.drainTimeoutMs)),
+  ]);
+  clearTimeout(timer);
+  await accessLog?.flush();
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

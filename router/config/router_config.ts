@@ -1,0 +1,129 @@
+/**
+ * The router configuration file, in upstream's `routerConfiguration` shape (§4.1):
+ *
+ * ```yaml
+ * scheduler:
+ *   pluginConfig:
+ *   - name: least-request
+ *     args: { maxWaitingRequests: 10 }
+ *   plugins:
+ *     Filter:
+ *       enabled: [least-request]
+ *     Score:
+ *       enabled:
+ *       - { name: least-request, weight: 1 }
+ *     Pick:                      # ours; default max-score
+ *       enabled: [max-score]
+ * auth: { issuer, audiences, jwksUri }   # read, not enforced yet
+ * ```
+ *
+ * The file may also be the ConfigMap upstream mounts it from (the text under
+ * `data.routerConfiguration` is then read).
+ *
+ * @module
+ */
+import { z } from "zod";
+import { formatIssues, readYamlDocuments } from "@kthena/shared/api";
+
+const NamedWeight = z.object({
+  name: z.string().min(1),
+  weight: z.number().int().default(1),
+});
+
+/** The `scheduler` section. */
+export const SchedulerConfig = z.object({
+  pluginConfig: z.array(z.object({
+    name: z.string().min(1),
+    args: z.unknown().optional(),
+  })).default([]),
+  plugins: z.object({
+    Filter: z.object({
+      enabled: z.array(z.string().min(1)).default([]),
+      disabled: z.array(z.string()).optional(),
+    }).optional(),
+    Score: z.object({
+      enabled: z.array(NamedWeight).default([]),
+      disabled: z.array(NamedWeight).optional(),
+    }).optional(),
+    Pick: z.object({
+      enabled: z.array(z.string().min(1)).max(1).default([]),
+    }).optional(),
+  }).optional(),
+});
+/** The `scheduler` section. */
+export type SchedulerConfig = z.output<typeof SchedulerConfig>;
+
+/** The whole configuration. */
+export const RouterConfig = z.object({
+  scheduler: SchedulerConfig.optional(),
+  auth: z.object({
+    issuer: z.string().optional(),
+    audiences: z.array(z.string()).optional(),
+    jwksUri: z.string().optional(),
+  }).optional(),
+});
+/** The whole configuration. */
+export type RouterConfig = z.output<typeof RouterConfig>;
+
+/**
+ * The configuration used without a file: least-request as filter and scorer, the part of
+ * upstream's chart default that exists here.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_ROUTER_CONFIG } from "./router_config.ts";
+ * DEFAULT_ROUTER_CONFIG.scheduler?.plugins?.Filter?.enabled; // ["least-request"]
+ * ```
+ */
+export const DEFAULT_ROUTER_CONFIG: RouterConfig = {
+  scheduler: {
+    pluginConfig: [{ name: "least-request", args: { maxWaitingRequests: 10 } }],
+    plugins: {
+      Filter: { enabled: ["least-request"] },
+      Score: { enabled: [{ name: "least-request", weight: 1 }] },
+    },
+  },
+};
+
+/**
+ * Parses configuration text (YAML or JSON).
+ *
+ * @throws {Error} naming the field when the text is invalid.
+ * @example
+ * ```ts
+ * import { parseRouterConfig } from "./router_config.ts";
+ * const c = parseRouterConfig("scheduler:\n  plugins:\n    Score:\n      enabled: [{name: random, weight: 1}]\n");
+ * c.scheduler?.plugins?.Score?.enabled[0]?.name; // "random"
+ * ```
+ */
+export function parseRouterConfig(text: string): RouterConfig {
+  const docs = readYamlDocuments(text);
+  let value: unknown = docs[0] ?? {};
+  const data = (value as { kind?: unknown; data?: Record<string, unknown> }).data;
+  if (
+    (value as { kind?: unknown }).kind === "ConfigMap" &&
+    typeof data?.routerConfiguration === "string"
+  ) {
+    value = readYamlDocuments(data.routerConfiguration)[0] ?? {};
+  }
+  const result = RouterConfig.safeParse(value);
+  if (!result.success) {
+    throw new Error(
+      `invalid router configuration:\n  - ${formatIssues(result.error).join("\n  - ")}`,
+    );
+  }
+  return result.data;
+}
+
+/**
+ * Reads and parses a configuration file.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadRouterConfig } from "./router_config.ts";
+ * const config = await loadRouterConfig("router.yaml");
+ * ```
+ */
+export async function loadRouterConfig(path: string): Promise<RouterConfig> {
+  return parseRouterConfig(await Deno.readTextFile(path));
+}

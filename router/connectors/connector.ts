@@ -1,0 +1,154 @@
+/**
+ * The KV-connector seam: one prefill/decode attempt on one pair of pods, in the wire protocol
+ * of the engines' KV connector. A connector only decides what each leg carries and in which
+ * order the legs go; retries, streaming and accounting live in the proxy.
+ *
+ * Sequential connectors (http, lmcache, nixl, mooncake) share {@linkcode runSequential}; the
+ * SGLang connector sends both legs at once.
+ *
+ * @module
+ */
+import type { KvConnectorType } from "@kthena/shared/api";
+import type { Endpoint } from "../datastore/endpoint.ts";
+import type { AttemptResult } from "../proxy/attempts.ts";
+import type { JsonObject } from "../proxy/bodies.ts";
+import type { HeaderPairs } from "../proxy/forward_headers.ts";
+import { type Failure, LegError, readLegText, sendLeg, statusFailure } from "../proxy/leg.ts";
+import type { PdPair } from "../scheduler/scheduler.ts";
+
+/** Bookkeeping around legs: in-flight counts and leg-duration metrics. */
+export interface LegHooks {
+  /**
+   * A leg is being sent; returns the function to call once with the engine's status (or
+   * `undefined` when there was no response) when the leg ends.
+   */
+  start(role: "prefill" | "decode", endpoint: Endpoint): (status: number | undefined) => void;
+}
+
+/**
+ * One attempt on one pair: what a connector gets.
+ *
+ * @example
+ * ```ts
+ * import type { PdAttempt } from "./connector.ts";
+ * const legBody = (a: PdAttempt) => JSON.stringify({ ...a.prefillBody, my_field: a.pair.prefill.address });
+ * ```
+ */
+export interface PdAttempt {
+  /** The pods. */
+  readonly pair: PdPair;
+  /** Path and query of the client request. */
+  readonly path: string;
+  /** Headers for both legs. */
+  readonly headers: HeaderPairs;
+  /** The prefill leg's body before the connector's fields (no stream, max_tokens 1). */
+  readonly prefillBody: JsonObject;
+  /** The decode leg's body before the connector's fields (the client's, usage injected). */
+  readonly decodeBody: JsonObject;
+  /** Aborts the attempt (client gone). */
+  readonly signal: AbortSignal;
+  /** The ModelServer's timeout until response headers, per leg. */
+  readonly timeoutMs: number | undefined;
+  /** Leg bookkeeping. */
+  readonly legs: LegHooks;
+}
+
+/** The outcome of {@linkcode KvConnector.run}: the decode's 2xx response, or why not. */
+export type PdResult = AttemptResult;
+
+/**
+ * A KV connector.
+ *
+ * @example
+ * ```ts
+ * import type { KvConnector, PdAttempt, PdResult } from "./connector.ts";
+ * import { runSequential } from "./connector.ts";
+ * const plain: KvConnector = {
+ *   type: "http",
+ *   run: (a: PdAttempt): Promise<PdResult> =>
+ *     runSequential(a, { prefill: () => JSON.stringify(a.prefillBody), decode: () => JSON.stringify(a.decodeBody) }),
+ * };
+ * ```
+ */
+export interface KvConnector {
+  /** The `kvConnector.type` it implements. */
+  readonly type: KvConnectorType;
+  /** Runs one attempt. */
+  run(attempt: PdAttempt): Promise<PdResult>;
+}
+
+/** How a sequential connector builds its two bodies. */
+export interface SequentialBodies {
+  /** The prefill leg's body text. */
+  prefill(): string;
+  /** The decode leg's body text, given the prefill's response text. */
+  decode(prefillResponse: string): string;
+}
+
+function failureOf(e: unknown, leg: Failure["leg"], endpoint: Endpoint): Failure {
+  if (e instanceof LegError) return e.failure;
+  return { kind: "connect", leg, endpoint, message: (e as Error)?.message ?? String(e) };
+}
+
+/**
+ * Prefill, wait for its whole (non-streamed) answer, then send the decode: the http, lmcache,
+ * nixl and mooncake protocols.
+ *
+ * @example
+ * ```ts ignore
+ * import { runSequential } from "./connector.ts";
+ * const result = await runSequential(attempt, { prefill: () => "{}", decode: () => "{}" });
+ * ```
+ */
+export async function runSequential(a: PdAttempt, bodies: SequentialBodies): Promise<PdResult> {
+  const { prefill, decode } = a.pair;
+  const controller = new AbortController();
+  const signal = AbortSignal.any([a.signal, controller.signal]);
+  const abort = () => controller.abort();
+
+  let prefillText: string;
+  const endPrefill = a.legs.start("prefill", prefill);
+  try {
+    const res = await sendLeg({
+      leg: "prefill",
+      endpoint: prefill,
+      path: a.path,
+      headers: a.headers,
+      body: bodies.prefill(),
+      signal,
+      timeoutMs: a.timeoutMs,
+    });
+    if (!res.ok) {
+      const failure = await statusFailure(res, "prefill", prefill);
+      endPrefill(res.status);
+      return { ok: false, failure };
+    }
+    prefillText = await readLegText(res, "prefill", prefill, signal);
+    endPrefill(res.status);
+  } catch (e) {
+    endPrefill(undefined);
+    return { ok: false, failure: failureOf(e, "prefill", prefill) };
+  }
+
+  const endDecode = a.legs.start("decode", decode);
+  try {
+    const res = await sendLeg({
+      leg: "decode",
+      endpoint: decode,
+      path: a.path,
+      headers: a.headers,
+      body: bodies.decode(prefillText),
+      signal,
+      timeoutMs: a.timeoutMs,
+    });
+    if (!res.ok) {
+      const failure = await statusFailure(res, "decode", decode);
+      endDecode(res.status);
+      return { ok: false, failure };
+    }
+    return { ok: true, response: res, leg: "decode", endpoint: decode, endDecode, abort };
+  } catch (e) {
+    endDecode(undefined);
+    return { ok: false, failure: failureOf(e, "decode", decode) };
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * `nixl`: vLLM's NixlConnector, as vLLM's own proxy drives it (peer-routers §3.1).
+ *
+ * 1. Prefill (not streamed, one token) with
+ *    `kv_transfer_params: {do_remote_decode: true, do_remote_prefill: false, remote_engine_id:
+ *    null, remote_block_ids: null, remote_host: null, remote_port: null}`.
+ * 2. The prefill answers with its own `kv_transfer_params` (engine id, block ids, side-channel
+ *    host and port, …), passed to the decode verbatim, except that `remote_host` becomes the
+ *    prefill pod's IP when the engine answered a loopback or unspecified address (vLLM's default
+ *    is `localhost`), or nothing, as AIBrix and production-stack do. Upstream Kthena forwards it
+ *    unchanged.
+ * 3. The decode (the client's body) streams back.
+ *
+ * @module
+ */
+import type { JsonObject } from "../proxy/bodies.ts";
+import type { KvConnector, PdAttempt, PdResult } from "./connector.ts";
+import { runSequential } from "./connector.ts";
+
+/**
+ * The `kv_transfer_params` of a prefill request.
+ *
+ * @example
+ * ```ts
+ * import { PREFILL_KV_TRANSFER_PARAMS } from "./nixl.ts";
+ * PREFILL_KV_TRANSFER_PARAMS.do_remote_decode; // true
+ * ```
+ */
+export const PREFILL_KV_TRANSFER_PARAMS = Object.freeze({
+  do_remote_decode: true,
+  do_remote_prefill: false,
+  remote_engine_id: null,
+  remote_block_ids: null,
+  remote_host: null,
+  remote_port: null,
+});
+
+const UNROUTABLE_HOSTS = new Set(["", "localhost", "0.0.0.0", "::", "127.0.0.1", "::1"]);
+
+/**
+ * The decode's `kv_transfer_params`, from the prefill's response text.
+ *
+ * @param prefillResponse The prefill engine's JSON answer.
+ * @param prefillAddress The prefill pod's IP.
+ * @returns The params, or `null` when the prefill sent none (the decode then prefills locally).
+ *
+ * @example
+ * ```ts
+ * import { decodeKvTransferParams } from "./nixl.ts";
+ * decodeKvTransferParams('{"kv_transfer_params":{"remote_host":"localhost","remote_port":5600}}', "10.0.0.5");
+ * // { remote_host: "10.0.0.5", remote_port: 5600 }
+ * ```
+ */
+export function decodeKvTransferParams(
+  prefillResponse: string,
+  prefillAddress: string,
+): JsonObject | null {
+  let params: unknown;
+  try {
+    params = (JSON.parse(prefillResponse) as { kv_transfer_params?: unknown })?.kv_transfer_params;
+  } catch {
+    return null;
+  }
+  if (params === null || typeof params !== "object" || Array.isArray(params)) return null;
+  const out = { ...params as JsonObject };
+  const host = out.remote_host;
+  if (
+    host === undefined || host === null || (typeof host === "string" && UNROUTABLE_HOSTS.has(host))
+  ) {
+    out.remote_host = prefillAddress;
+  }
+  return out;
+}
+
+/**
+ * The `nixl` connector.
+ *
+ * @example
+ * ```ts
+ * import { NixlConnector } from "./nixl.ts";
+ * new NixlConnector().type; // "nixl"
+ * ```
+ */
+export class NixlConnector implements KvConnector {
+  readonly type: "nixl" | "mooncake" = "nixl";
+
+  run(a: PdAttempt): Promise<PdResult> {
+    return runSequential(a, {
+      prefill: () =>
+        JSON.stringify({ ...a.prefillBody, kv_transfer_params: PREFILL_KV_TRANSFER_PARAMS }),
+      decode: (prefillResponse) =>
+        JSON.stringify({
+          ...a.decodeBody,
+          kv_transfer_params: decodeKvTransferParams(prefillResponse, a.pair.prefill.address),
+        }),
+    });
+  }
+}

@@ -1,0 +1,267 @@
+/**
+ * Attempts and retries. An attempt (one pod, or one prefill/decode pair) is *committed* once
+ * the first byte of its answer is in hand: the first chunk of a stream, or the whole body of a
+ * non-streamed answer. Until then a retryable failure (no connection, timeout, 5xx, 429, a
+ * stream that broke before its first byte, a failed prefill) moves on to the next candidate;
+ * after it nothing is retried, so a client never receives two responses (upstream's PD retry
+ * loop can write a second one, §7.5).
+ *
+ * `trafficPolicy.retry` is honoured: `attempts` retries after the first try, `retryInterval`
+ * apart. Without it the router falls back over the scheduler's best pods (at most 5 tries, no
+ * pause), which is what upstream does implicitly.
+ *
+ * @module
+ */
+import type { ModelServer } from "@kthena/shared/api";
+import { parseDuration } from "../config/duration.ts";
+import type { Endpoint } from "../datastore/endpoint.ts";
+import { type Failure, isRetryable } from "./leg.ts";
+
+/** Upstream's implicit number of candidates (its top-N). */
+export const DEFAULT_MAX_TRIES = 5;
+
+/** An attempt whose engine answered 2xx (its body not read yet). */
+export interface AttemptSuccess {
+  readonly ok: true;
+  /** The engine's (or decode's) response. */
+  readonly response: Response;
+  /** The leg the response comes from. */
+  readonly leg: "engine" | "decode";
+  /** The pod the response comes from. */
+  readonly endpoint: Endpoint;
+  /** Ends the bookkeeping of the responding leg (call once its body is done). */
+  readonly endDecode: (status: number | undefined) => void;
+  /** Cancels every leg still running. */
+  readonly abort: () => void;
+  /** Concurrent PD: the prefill's failure, once it failed. */
+  readonly prefillFailure?: () => Failure | undefined;
+  /** Concurrent PD: settles when the prefill has ended. */
+  readonly prefillDone?: Promise<unknown>;
+}
+
+/** The outcome of one attempt. */
+export type AttemptResult = AttemptSuccess | { readonly ok: false; readonly failure: Failure };
+
+/** A committed attempt: the client will get this answer. */
+export interface Committed extends AttemptSuccess {
+  /** How many attempts it took (1 = first try). */
+  readonly attempts: number;
+  /** Whether the answer is a stream (SSE or NDJSON). */
+  readonly stream: boolean;
+  /** Stream: the reader, positioned after {@linkcode Committed.first}. */
+  readonly reader?: ReadableStreamDefaultReader<Uint8Array>;
+  /** Stream: the first chunk (undefined when the stream was empty). */
+  readonly first?: Uint8Array;
+  /** Not a stream: the whole body. */
+  readonly text?: string;
+  /** `performance.now()` when the first byte arrived. */
+  readonly firstByteAt: number;
+}
+
+/**
+ * How many tries and how far apart.
+ *
+ * @example
+ * ```ts
+ * import type { RetryPolicy } from "./attempts.ts";
+ * const twoRetries: RetryPolicy = { tries: 3, intervalMs: 100, explicit: true };
+ * ```
+ */
+export interface RetryPolicy {
+  /** Total tries (1 = no retry). */
+  readonly tries: number;
+  /** Pause between tries, milliseconds. */
+  readonly intervalMs: number;
+  /** Whether the ModelServer configured it (vs. the implicit fallback). */
+  readonly explicit: boolean;
+}
+
+const policyCache = new WeakMap<ModelServer, { retry?: RetryPolicy; timeoutMs?: number }>();
+
+function cached(server: ModelServer): { retry?: RetryPolicy; timeoutMs?: number } {
+  let entry = policyCache.get(server);
+  if (!entry) {
+    const tp = server.spec.trafficPolicy;
+    entry = {};
+    if (tp?.timeout !== undefined) entry.timeoutMs = parseDuration(tp.timeout);
+    if (tp?.retry) {
+      entry.retry = {
+        tries: 1 + (tp.retry.attempts ?? 0),
+        intervalMs: parseDuration(tp.retry.retryInterval),
+        explicit: true,
+      };
+    }
+    policyCache.set(server, entry);
+  }
+  return entry;
+}
+
+/**
+ * The retry policy of a ModelServer.
+ *
+ * @param server The ModelServer.
+ * @param candidates How many distinct pods (or pairs) there are.
+ *
+ * @example
+ * ```ts
+ * import { retryPolicy } from "./attempts.ts";
+ * retryPolicy({ spec: { trafficPolicy: { retry: { attempts: 2, retryInterval: "50ms" } } } } as never, 1);
+ * // { tries: 3, intervalMs: 50, explicit: true }
+ * ```
+ */
+export function retryPolicy(server: ModelServer, candidates: number): RetryPolicy {
+  return cached(server).retry ??
+    { tries: Math.max(1, Math.min(candidates, DEFAULT_MAX_TRIES)), intervalMs: 0, explicit: false };
+}
+
+/**
+ * The ModelServer's timeout until response headers, in milliseconds (undefined: none).
+ *
+ * @example
+ * ```ts
+ * import { headerTimeoutMs } from "./attempts.ts";
+ * headerTimeoutMs({ spec: { trafficPolicy: { timeout: "10s" } } } as never); // 10000
+ * ```
+ */
+export function headerTimeoutMs(server: ModelServer): number | undefined {
+  return cached(server).timeoutMs;
+}
+
+/** Options of {@linkcode runAttempts}. */
+export interface RunOptions {
+  /** Tries and pause. */
+  readonly policy: RetryPolicy;
+  /** The client's abort signal. */
+  readonly signal: AbortSignal;
+  /** Runs try number `index` (0-based). */
+  run(index: number): Promise<AttemptResult>;
+  /** Told about every failed try. */
+  onFailure?(failure: Failure, index: number): void;
+}
+
+/** The outcome of {@linkcode runAttempts}. */
+export type RunOutcome =
+  | { readonly ok: true; readonly committed: Committed }
+  | { readonly ok: false; readonly failure: Failure; readonly attempts: number };
+
+const STREAM_TYPES = /^\s*(text\/event-stream|application\/x-ndjson)/i;
+
+/** How long a non-streamed PD answer waits for its concurrent prefill to report. */
+const PREFILL_SETTLE_MS = 1000;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Reads up to the commit point; a failure means the attempt may be retried. */
+async function commit(
+  result: AttemptSuccess,
+  attempts: number,
+  signal: AbortSignal,
+): Promise<{ ok: true; committed: Committed } | { ok: false; failure: Failure }> {
+  const stream = STREAM_TYPES.test(result.response.headers.get("content-type") ?? "");
+  const fail = (e: unknown): { ok: false; failure: Failure } => {
+    result.abort();
+    result.endDecode(undefined);
+    const prefill = result.prefillFailure?.();
+    if (prefill && !signal.aborted) return { ok: false, failure: prefill };
+    return {
+      ok: false,
+      failure: {
+        kind: signal.aborted ? "aborted" : "connect",
+        leg: result.leg,
+        endpoint: result.endpoint,
+        message: signal.aborted
+          ? "aborted"
+          : `${result.endpoint.key}: response body failed before the first byte: ${
+            (e as Error)?.message ?? e
+          }`,
+      },
+    };
+  };
+  if (stream) {
+    const body = result.response.body;
+    if (!body) {
+      return {
+        ok: true,
+        committed: { ...result, attempts, stream, firstByteAt: performance.now() },
+      };
+    }
+    const reader = body.getReader();
+    try {
+      const { done, value } = await reader.read();
+      const firstByteAt = performance.now();
+      return {
+        ok: true,
+        committed: {
+          ...result,
+          attempts,
+          stream,
+          reader,
+          firstByteAt,
+          ...(done ? {} : { first: value }),
+        },
+      };
+    } catch (e) {
+      return fail(e);
+    }
+  }
+  let text: string;
+  try {
+    text = await result.response.text();
+  } catch (e) {
+    return fail(e);
+  }
+  const firstByteAt = performance.now();
+  if (result.prefillDone) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      result.prefillDone,
+      new Promise((resolve) => timer = setTimeout(resolve, PREFILL_SETTLE_MS)),
+    ]);
+    clearTimeout(timer);
+    const prefill = result.prefillFailure?.();
+    if (prefill) {
+      result.abort();
+      result.endDecode(result.response.status);
+      return { ok: false, failure: prefill };
+    }
+    result.abort();
+  }
+  return { ok: true, committed: { ...result, attempts, stream, text, firstByteAt } };
+}
+
+/**
+ * Tries until an attempt commits, a failure is not retryable, the tries run out, or the client
+ * leaves.
+ *
+ * @example
+ * ```ts ignore
+ * import { runAttempts } from "./attempts.ts";
+ * const outcome = await runAttempts({ policy: { tries: 3, intervalMs: 100, explicit: true }, signal, run: (i) => tryPod(pods[i % pods.length]) });
+ * ```
+ */
+export async function runAttempts(options: RunOptions): Promise<RunOutcome> {
+  const { policy, signal } = options;
+  let last: Failure | undefined;
+  for (let i = 0; i < policy.tries; i++) {
+    if (i > 0) await sleep(policy.intervalMs, signal);
+    const result = await options.run(i);
+    const outcome = result.ok ? await commit(result, i + 1, signal) : result;
+    if (outcome.ok) return outcome;
+    last = outcome.failure;
+    if (signal.aborted && last.kind !== "aborted") last = { ...last, kind: "aborted" };
+    options.onFailure?.(last, i);
+    if (!isRetryable(last) || signal.aborted) return { ok: false, failure: last, attempts: i + 1 };
+  }
+  return { ok: false, failure: last!, attempts: policy.tries };
+}
