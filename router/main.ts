@@ -17,13 +17,17 @@ import { parseArgs } from "node:util";
 import { parseDuration } from "./config/duration.ts";
 import { DEFAULT_ROUTER_CONFIG, loadRouterConfig } from "./config/router_config.ts";
 import { FileSource } from "./discovery/file_source.ts";
+import { KubeClient } from "@kthena/shared/k8s";
 import { JsonLineWriter } from "./http/access_log.ts";
+import { KubernetesSource } from "./discovery/kubernetes_source.ts";
+import type { DiscoverySource } from "./discovery/source.ts";
 import { type LogLevel, stderrLogger } from "./log.ts";
 import { createRouter, serveRouter } from "./router.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./app.ts";
 
 const USAGE = `usage: kthena-router [--port 8080] [--host 0.0.0.0] [--source files|kubernetes]
-                     [--files <dir>] [--config <file>] [--access-log true|false]
+                     [--files <dir>] [--kubeconfig <file>] [--namespace <ns>]
+                     [--config <file>] [--access-log true|false]
                      [--log-level info] [--max-body-bytes N] [--drain-timeout 30s]`;
 
 /** Parsed command line. */
@@ -32,6 +36,10 @@ export interface MainFlags {
   host: string;
   source: "files" | "kubernetes";
   files: string | undefined;
+  /** Kubernetes source: a kubeconfig (else `$KUBECONFIG`, in-cluster, `~/.kube/config`). */
+  kubeconfig: string | undefined;
+  /** Kubernetes source: watch one namespace only. */
+  namespace: string | undefined;
   config: string | undefined;
   accessLog: boolean;
   logLevel: LogLevel;
@@ -57,6 +65,8 @@ export function parseFlags(args: readonly string[]): MainFlags {
       host: { type: "string", default: "0.0.0.0" },
       source: { type: "string" },
       files: { type: "string" },
+      kubeconfig: { type: "string" },
+      namespace: { type: "string" },
       config: { type: "string" },
       "access-log": { type: "string", default: "true" },
       "log-level": { type: "string", default: "info" },
@@ -92,6 +102,8 @@ export function parseFlags(args: readonly string[]): MainFlags {
     host: values.host,
     source,
     files: values.files,
+    kubeconfig: values.kubeconfig,
+    namespace: values.namespace,
     config: values.config,
     accessLog: values["access-log"] !== "false",
     logLevel: level as LogLevel,
@@ -119,10 +131,6 @@ export async function main(args: readonly string[]): Promise<number> {
     return 2;
   }
   const log = stderrLogger(flags.logLevel);
-  if (flags.source === "kubernetes") {
-    log("error", "the kubernetes source is not yet available; use --source files --files <dir>");
-    return 2;
-  }
   let config = DEFAULT_ROUTER_CONFIG;
   if (flags.config) {
     try {
@@ -134,9 +142,17 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   const accessLog = flags.accessLog ? new JsonLineWriter() : undefined;
   let running;
+  let client: KubeClient | undefined;
   try {
+    let source: DiscoverySource;
+    if (flags.source === "kubernetes") {
+      client = KubeClient.load({ path: flags.kubeconfig });
+      source = new KubernetesSource({ client, namespace: flags.namespace });
+    } else {
+      source = new FileSource({ dir: flags.files!, log });
+    }
     const router = createRouter({
-      sources: [new FileSource({ dir: flags.files!, log })],
+      sources: [source],
       config,
       log,
       processMetrics: true,
@@ -169,6 +185,7 @@ export async function main(args: readonly string[]): Promise<number> {
   ]);
   clearTimeout(timer);
   await accessLog?.flush();
+  client?.close();
   return 0;
 }
 
