@@ -200,7 +200,7 @@ Deno.test(
       await fleet.startRouter();
 
       // No route yet: 404. A new route works within moments, without a restart.
-      let res = await post(fleet.router.url, "/v1/chat/completions", {
+      const res = await post(fleet.router.url, "/v1/chat/completions", {
         model: "live",
         messages: [{ role: "user", content: "x" }],
       });
