@@ -288,7 +288,8 @@ export class Datastore implements DiscoverySink {
       if (!isPodReady(pod) || !matchesLabels(pod.metadata?.labels, selector.matchLabels)) continue;
       const podPort = annotationPort(pod, PodAnnotations.workloadPort) ?? port;
       const role = pdGroup ? pdRoleOf(pod, pdGroup) : undefined;
-      const endpoint = makeEndpoint(pod, podPort, role);
+      // Upstream ignores `protocol: https` and always speaks plain HTTP to engines.
+      const endpoint = makeEndpoint(pod, podPort, role, server.spec.workloadPort.protocol);
       endpoints.push(endpoint);
       if (!role) continue;
       let g = groups.get(role.group);

@@ -31,7 +31,7 @@ export interface Endpoint {
   readonly address: string;
   /** Port traffic goes to. */
   readonly port: number;
-  /** `http://address:port` (IPv6 addresses bracketed). */
+  /** `http://address:port`, or `https://` for `workloadPort.protocol: https` (IPv6 bracketed). */
   readonly baseUrl: string;
   /** Pod labels. */
   readonly labels: Readonly<Record<string, string>>;
@@ -56,6 +56,7 @@ export function makeEndpoint(
   pod: Pod,
   port: number,
   pd?: { role: PdRole; group: string },
+  scheme: "http" | "https" = "http",
 ): Endpoint {
   const address = pod.status?.podIP ?? "";
   const host = address.includes(":") ? `[${address}]` : address;
@@ -67,7 +68,7 @@ export function makeEndpoint(
     namespace,
     address,
     port,
-    baseUrl: `http://${host}:${port}`,
+    baseUrl: `${scheme}://${host}:${port}`,
     labels: pod.metadata?.labels ?? {},
     pod,
     ...(pd ? { role: pd.role, pdGroup: pd.group } : {}),
