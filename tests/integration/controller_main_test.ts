@@ -103,7 +103,11 @@ Deno.test(
       await waitFor("readyz", async () => (await get(p.health, "/readyz")).status === 200);
       assert.equal((await get(p.health, "/healthz")).status, 200);
 
-      const lease = await client.leases.get(ns, "lease.kthena.controller-manager");
+      // Ready before leading is fine (a follower serves the webhook): wait for the Lease.
+      const lease = await waitFor(
+        "the lease",
+        () => client.leases.find(ns, "lease.kthena.controller-manager"),
+      );
       assert.ok(lease.spec?.holderIdentity, "a holder");
 
       const secret = await client.core.readNamespacedSecret({
