@@ -53,6 +53,14 @@ const KEEP = new Set([
   "x-kubernetes-preserve-unknown-fields",
 ]);
 
+/**
+ * Lists that the Kubernetes OpenAPI declares as maps but that Pod validation accepts with
+ * duplicate keys (two hostAliases with one IP, an env name given twice). A CRD enforces map keys
+ * as unique, so copied as they are they would reject pod templates that Pods accept (upstream
+ * Kthena's bug volcano-sh/kthena#680). They are atomic lists in our CRDs.
+ */
+const ATOMIC_IN_CRDS = new Set(["hostAliases", "env", "ports", "imagePullSecrets"]);
+
 const INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
 const QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity";
 const QUANTITY_PATTERN =
@@ -90,7 +98,12 @@ function inline(all: Record<string, Schema>, s: Schema, stack: string[]): Schema
     if (k === "properties") {
       const props: Schema = {};
       for (const [pk, pv] of Object.entries(v as Schema)) {
-        props[pk] = inline(all, pv as Schema, stack);
+        const prop = inline(all, pv as Schema, stack);
+        if (ATOMIC_IN_CRDS.has(pk) && prop["x-kubernetes-list-type"] === "map") {
+          prop["x-kubernetes-list-type"] = "atomic";
+          delete prop["x-kubernetes-list-map-keys"];
+        }
+        props[pk] = prop;
       }
       out[k] = props;
     } else if (k === "items" || k === "additionalProperties") {

@@ -240,11 +240,17 @@ export function planModelServing(input: PlanInput): Plan {
   for (const g of all) {
     // Under RoleRollingUpdate a group is on the new revision once every role replica has the
     // current template hash (replicas that never changed keep their old revision label);
-    // until then it is on the revision its outdated pods carry.
+    // until then it is on the revision its outdated pods carry. A partition-protected replica
+    // with no live pod (deleted, maybe still terminating) will come back on the current
+    // revision, so its group is not updated either: otherwise currentRevision would move to
+    // the update revision meanwhile and the replica would be rebuilt from the new template.
     if (roleRolling) {
+      const protectedGap = oldRevisionUsable && protectedReplicaMissing(g, specRoles);
       groupRevisions.set(
         g.idx,
-        roleHashesCurrent(g, specRoles) ? revision : outdatedRevision(g, revision) || revision,
+        roleHashesCurrent(g, specRoles) && !protectedGap
+          ? revision
+          : outdatedRevision(g, revision) || (protectedGap ? currentRevision! : revision),
       );
     } else {
       groupRevisions.set(g.idx, groupRevision(g) || revision);
@@ -689,6 +695,21 @@ function roleHashesCurrent(g: ObservedGroup, roles: readonly Role[]): boolean {
     }
   }
   return true;
+}
+
+/** Some role replica protected by its role's `partition` has no live pod in the group. */
+function protectedReplicaMissing(g: ObservedGroup, roles: readonly Role[]): boolean {
+  for (const role of roles) {
+    const partition = Math.min(
+      resolveIntOrPercent(role.partition, role.replicas, "up"),
+      role.replicas,
+    );
+    for (let r = 0; r < partition; r++) {
+      const rr = g.roles.get(role.name)?.get(r);
+      if (!rr || livePods(rr).length === 0) return true;
+    }
+  }
+  return false;
 }
 
 /** The most common revision among a group's pods that are not on `current`. */

@@ -528,3 +528,31 @@ Deno.test("a restart mid-creation converges to exactly the expected pods (S20)",
   assert.equal(w.pods.size, 25);
   assert.equal(w.ms.status!.availableReplicas, 5);
 });
+
+Deno.test("a terminating protected role replica keeps currentRevision, so it returns old (S24)", () => {
+  // On a real cluster a deleted pod stays Terminating for a while. While the protected replica
+  // had no live pod, the group looked fully updated and currentRevision moved to the update
+  // revision; the replica was then rebuilt from the new template, breaking the partition.
+  const w = new World(ms({
+    recoveryPolicy: "RoleRecreate",
+    rolloutStrategy: { type: "RoleRollingUpdate" },
+    template: { roles: [role("prefill", 3, 0, { partition: 1 })] },
+  }));
+  w.converge();
+  const initial = w.ms.status!.updateRevision!;
+  w.setSpec(setImage("nginx:2"));
+  w.converge();
+  assert.equal(w.ms.status!.currentRevision, initial);
+  const pod = w.pods.get("ms-0-prefill-0-0")!;
+  pod.metadata!.deletionTimestamp = new Date(w.now) as unknown as Date;
+  const plan = w.step();
+  assert.equal(plan.createPods.length, 0, "the name is still taken");
+  assert.equal(w.ms.status!.currentRevision, initial);
+  assert.equal(w.ms.status!.updatedReplicas, 0, "the group is not on the update revision");
+  w.pods.delete("ms-0-prefill-0-0");
+  w.converge();
+  assert.equal(w.image("ms-0-prefill-0-0"), "nginx:1");
+  assert.equal(w.pods.get("ms-0-prefill-0-0")!.metadata!.labels![L.revision], initial);
+  assert.deepEqual([1, 2].map((r) => w.image(`ms-0-prefill-${r}-0`)), ["nginx:2", "nginx:2"]);
+  assert.equal(w.ms.status!.currentRevision, initial);
+});

@@ -190,18 +190,6 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const kubeconfigPath = `${dir}/kubeconfig`;
     await Deno.writeTextFile(kubeconfigPath, kubeconfig(server, caCertPem, token));
 
-    if (opts.controllerManager ?? true) {
-      procs.push(spawn(bins.kubeControllerManager, [
-        `--kubeconfig=${kubeconfigPath}`,
-        "--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller",
-        "--leader-elect=false",
-        "--secure-port=0",
-        "--use-service-account-credentials=false",
-        "--v=0",
-      ], `${dir}/kube-controller-manager.log`));
-      refreshReaper();
-    }
-
     const kubectl = (args: string[], stdin?: string) =>
       runKubectl(bins.kubectl, kubeconfigPath, args, stdin);
 
@@ -219,6 +207,21 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       ]);
       if (r.code !== 0) throw new Error(`CRDs not established: ${r.stderr}`);
     }
+    // After the CRDs: the garbage collector discovers resources when it starts and then only
+    // every 30 s, so custom objects deleted before its next discovery would keep their
+    // dependents for up to 30 s.
+    if (opts.controllerManager ?? true) {
+      procs.push(spawn(bins.kubeControllerManager, [
+        `--kubeconfig=${kubeconfigPath}`,
+        "--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller",
+        "--leader-elect=false",
+        "--secure-port=0",
+        "--use-service-account-credentials=false",
+        "--v=0",
+      ], `${dir}/kube-controller-manager.log`));
+      refreshReaper();
+    }
+
     log(`cluster ready at ${server} (kubeconfig ${kubeconfigPath})`);
     return { server, kubeconfigPath, token, caCertPem, dir, kubectl, stop };
   } catch (e) {
