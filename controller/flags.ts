@@ -6,8 +6,12 @@
  */
 import { parseArgs } from "node:util";
 
-/** The reconcilers that `--controllers` can enable or disable. */
-export const CONTROLLER_NAMES = ["modelserving"] as const;
+/**
+ * The reconcilers that `--controllers` can enable or disable. Upstream starts the
+ * LeaderWorkerSet controller with `modelserving`; here it has a name of its own, so a cluster
+ * can run one without the other.
+ */
+export const CONTROLLER_NAMES = ["modelserving", "leaderworkerset"] as const;
 /** A reconciler name. */
 export type ControllerName = typeof CONTROLLER_NAMES[number];
 
@@ -37,7 +41,8 @@ export interface ControllerFlags {
  * @example
  * ```ts
  * import { resolveControllers } from "./flags.ts";
- * resolveControllers("*,-modelserving"); // Set {"modelserving"} (nothing left ⇒ all)
+ * resolveControllers("*,-leaderworkerset"); // Set {"modelserving"}
+ * resolveControllers("-modelserving,-leaderworkerset"); // nothing left ⇒ all
  * ```
  */
 export function resolveControllers(spec: string): Set<ControllerName> {

@@ -7,7 +7,7 @@ Deno.test("flags: defaults follow upstream", () => {
   assert.equal(f.leaderElect, false);
   assert.equal(f.webhookPort, 8443);
   assert.equal(f.enableWebhook, true);
-  assert.deepEqual([...f.controllers], ["modelserving"]);
+  assert.deepEqual([...f.controllers], ["modelserving", "leaderworkerset"]);
 });
 
 Deno.test("flags: values, upstream's --port alias, and errors naming the flag", () => {
@@ -26,9 +26,13 @@ Deno.test("flags: values, upstream's --port alias, and errors naming the flag", 
 });
 
 Deno.test("--controllers: *, +name, -name; nothing left enables all", () => {
-  assert.deepEqual([...resolveControllers("*")], ["modelserving"]);
+  const all = ["modelserving", "leaderworkerset"];
+  assert.deepEqual([...resolveControllers("*")], all);
   assert.deepEqual([...resolveControllers("+modelserving")], ["modelserving"]);
-  assert.deepEqual([...resolveControllers("*,-modelserving")], ["modelserving"]);
+  assert.deepEqual([...resolveControllers("leaderworkerset")], ["leaderworkerset"]);
+  assert.deepEqual([...resolveControllers("*,-modelserving")], ["leaderworkerset"]);
+  assert.deepEqual([...resolveControllers("*,-leaderworkerset")], ["modelserving"]);
+  assert.deepEqual([...resolveControllers("-modelserving,-leaderworkerset")], all);
   assert.throws(
     () => resolveControllers("autoscaler-typo"),
     /unknown controller "autoscaler-typo"/,

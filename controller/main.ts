@@ -1,6 +1,7 @@
 /**
  * kthena-controller-manager: reconciles ModelServings into pods, headless Services, Volcano
- * PodGroups and ControllerRevisions, and serves the validating admission webhook.
+ * PodGroups and ControllerRevisions, LeaderWorkerSets (when that API exists) into
+ * ModelServings, and serves the validating admission webhook.
  *
  * ```sh
  * deno run -A controller/main.ts --kubeconfig ~/.kube/config --leader-elect
@@ -23,8 +24,16 @@ import {
 } from "@kthena/shared/k8s";
 import { parseControllerFlags } from "./flags.ts";
 import { ModelServingController } from "./model_serving/controller.ts";
+import { LeaderWorkerSetController } from "./leader_worker_set/controller.ts";
 import { admissionApp } from "./webhook/admission.ts";
 import { VALIDATING_WEBHOOK_CONFIG, webhookCertificates } from "./webhook/bootstrap.ts";
+
+/** What main runs, stops and asks for readiness. */
+interface RunnableController {
+  run(): Promise<void>;
+  stop(): Promise<void>;
+  ready(): boolean;
+}
 
 /** Runs the controller manager until SIGINT/SIGTERM. */
 export async function main(args: string[]): Promise<number> {
@@ -33,7 +42,7 @@ export async function main(args: string[]): Promise<number> {
   const client = KubeClient.load({ path: flags.kubeconfig });
   const namespace = Deno.env.get("POD_NAMESPACE") ?? client.namespace;
   const servers: Deno.HttpServer[] = [];
-  const controllers: ModelServingController[] = [];
+  const controllers: RunnableController[] = [];
   let leading = !flags.leaderElect;
   let shuttingDown = false;
 
@@ -46,6 +55,17 @@ export async function main(args: string[]): Promise<number> {
     })
     : undefined;
   if (modelServing) controllers.push(modelServing);
+  if (flags.controllers.has("leaderworkerset")) {
+    // One worker, as upstream: one LeaderWorkerSet maps to one object, there is little to do.
+    controllers.push(
+      new LeaderWorkerSetController({
+        client,
+        workers: 1,
+        resyncPeriodMs: flags.resyncSeconds * 1000,
+        logger: log,
+      }),
+    );
+  }
 
   const health = healthHandler({
     healthz: { ping: () => true },

@@ -56,3 +56,29 @@ export const InjectedEnv = {
   /** `0` for the entry pod, `1..workerReplicas` for workers. */
   workerIndex: "WORKER_INDEX",
 } as const;
+
+/**
+ * Labels the `lws-standard-labels` plugin puts on the pods of a ModelServing that a
+ * LeaderWorkerSet owns: the labels the LeaderWorkerSet controller itself would put on its pods,
+ * so tools written for LeaderWorkerSet find them.
+ */
+export const LeaderWorkerSetLabels = {
+  /** The LeaderWorkerSet's name. */
+  name: "leaderworkerset.sigs.k8s.io/name",
+  /** The group (serving group) ordinal. */
+  groupIndex: "leaderworkerset.sigs.k8s.io/group-index",
+  /** `0` for the leader (entry) pod, `1..size-1` for workers. */
+  workerIndex: "leaderworkerset.sigs.k8s.io/worker-index",
+  /** Lowercase hex SHA-1 of `{lwsName}-{groupIndex}`: one value per group. */
+  groupKey: "leaderworkerset.sigs.k8s.io/group-key",
+} as const;
+
+/** Annotations of the LeaderWorkerSet → ModelServing controller. */
+export const LeaderWorkerSetAnnotations = {
+  /**
+   * On a ModelServing made from a LeaderWorkerSet: the hash of the spec the controller last
+   * applied, so removals from the LeaderWorkerSet (which a compare of the fields it sets cannot
+   * see) still reach the ModelServing.
+   */
+  specHash: "workload.serving.volcano.sh/lws-spec-hash",
+} as const;

@@ -45,6 +45,7 @@ import {
 } from "@kthena/shared/k8s";
 import { type Plan, planModelServing } from "./plan.ts";
 import { Expectations } from "./expectations.ts";
+import { buildPluginChain, type PluginChain, PluginError, podCreateRequest } from "./plugins.ts";
 
 /** The field manager of server-side applies (PodGroups). */
 export const FIELD_MANAGER = "kthena-modelserving-controller";
@@ -311,6 +312,7 @@ export class ModelServingController {
       subGroupPolicy: this.#volcano.subGroupPolicy,
       now: this.#now(),
     });
+    await this.#runPlugins(raw, ms, plan);
     await this.#write(key, raw, plan);
     await this.#reportRunning(key, raw, plan);
     if (!sameStatus(raw.status, plan.status)) {
@@ -321,6 +323,27 @@ export class ModelServingController {
       );
     }
     return plan.requeueAfterMs !== undefined ? { requeueAfter: plan.requeueAfterMs } : undefined;
+  }
+
+  /**
+   * Runs `spec.plugins` on the pods the plan creates, before anything is written, so a
+   * failing plugin leaves no half-done step behind. A chain that cannot be built (unknown
+   * name, bad config) is reported as a Warning event naming the field; it fails the reconcile
+   * (retried with backoff) only when there are pods to create, so status and scale-down go on
+   * for a ModelServing whose pods all exist.
+   */
+  async #runPlugins(raw: RawModelServing, ms: ModelServing, plan: Plan): Promise<void> {
+    if (!ms.spec.plugins?.length) return;
+    let chain: PluginChain;
+    try {
+      chain = buildPluginChain(ms.spec.plugins);
+    } catch (e) {
+      if (!(e instanceof PluginError)) throw e;
+      await this.#events.event(raw, "Warning", "InvalidPlugin", e.message).catch(() => {});
+      if (plan.createPods.length === 0) return;
+      throw e;
+    }
+    for (const pod of plan.createPods) chain.onPodCreate(podCreateRequest(ms, pod));
   }
 
   /** Executes a plan's writes, in the order the plan requires. */

@@ -26,6 +26,7 @@ export * from "./autoscaling_policy_binding.ts";
 export * from "./model_server.ts";
 export * from "./model_route.ts";
 export * from "./pod_group.ts";
+export * from "./leader_worker_set.ts";
 export * from "./resources.ts";
 export * from "./crd.ts";
 export * from "./parse.ts";

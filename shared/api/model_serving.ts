@@ -143,6 +143,8 @@ export const PluginSpec = z.object({
     target: z.enum(["All", "Entry", "Worker"]).default("All"),
   }).optional(),
 });
+/** A plugin of `spec.plugins`. */
+export type PluginSpec = z.output<typeof PluginSpec>;
 
 /** The recovery policies: what is rebuilt when a pod fails. */
 export const RecoveryPolicy = z.enum(["ServingGroupRecreate", "RoleRecreate", "None"]);

@@ -1,7 +1,9 @@
 /**
  * The registry of our custom resource kinds: group, version, names, scope, subresources and
  * printer columns, next to the zod schema of each. CRDs are generated from this list, and the
- * Kubernetes client layer uses it to build API paths.
+ * Kubernetes client layer uses it to build API paths. Kinds owned by other projects that the
+ * controllers read or write (Volcano's PodGroup, LeaderWorkerSet) are here too, marked not
+ * `installed`: their CRDs are generated only for test clusters.
  *
  * @module
  */
@@ -14,6 +16,7 @@ import { AutoscalingPolicyBinding } from "./autoscaling_policy_binding.ts";
 import { ModelServer } from "./model_server.ts";
 import { ModelRoute } from "./model_route.ts";
 import { PodGroup } from "./pod_group.ts";
+import { LeaderWorkerSet, LWS_GROUP } from "./leader_worker_set.ts";
 
 /** A printer column (`kubectl get` output). */
 export interface PrinterColumn {
@@ -185,6 +188,23 @@ export const POD_GROUP: ResourceKind = {
   installed: false,
 };
 
+/** kubernetes-sigs' LeaderWorkerSet (installed only in test clusters). */
+export const LEADER_WORKER_SET: ResourceKind = {
+  group: LWS_GROUP,
+  version: "v1",
+  kind: "LeaderWorkerSet",
+  plural: "leaderworkersets",
+  singular: "leaderworkerset",
+  schema: LeaderWorkerSet,
+  subresources: { status: true },
+  printerColumns: [
+    { name: "Replicas", type: "integer", jsonPath: ".status.replicas" },
+    { name: "Ready", type: "integer", jsonPath: ".status.readyReplicas" },
+    age,
+  ],
+  installed: false,
+};
+
 /** Every kind, in a stable order. */
 export const RESOURCE_KINDS: readonly ResourceKind[] = [
   MODEL_BOOSTER,
@@ -194,6 +214,7 @@ export const RESOURCE_KINDS: readonly ResourceKind[] = [
   MODEL_SERVER,
   MODEL_ROUTE,
   POD_GROUP,
+  LEADER_WORKER_SET,
 ];
 
 /**

@@ -49,8 +49,12 @@ Deno.test("the CRDs are structural and established", opts, async () => {
     metadata: { name: string };
     status: { conditions: { type: string; status: string; message: string }[] };
   }[];
-  const ours = crds.filter((c) => c.metadata.name.endsWith(".volcano.sh"));
-  assert.equal(ours.length, 7);
+  // Ours, Volcano's PodGroup and LeaderWorkerSet (both generated for the test cluster).
+  const ours = crds.filter((c) =>
+    c.metadata.name.endsWith(".volcano.sh") ||
+    c.metadata.name === "leaderworkersets.leaderworkerset.x-k8s.io"
+  );
+  assert.equal(ours.length, 8);
   for (const crd of ours) {
     const conds = new Map(crd.status.conditions.map((c) => [c.type, c]));
     assert.equal(conds.get("Established")?.status, "True", crd.metadata.name);
@@ -62,6 +66,8 @@ Deno.test("the CRDs are structural and established", opts, async () => {
     "--dry-run=server",
     "-f",
     new URL("manifests/crds/", REPO).pathname,
+    "-f",
+    new URL("manifests/testing/", REPO).pathname,
   ]);
   assert.equal(again.code, 0, again.stderr);
   assert.doesNotMatch(again.stderr, /warning/i);

@@ -42,8 +42,11 @@ Deno.test("kubectl apply -k manifests installs everything without warnings", opt
   }
 });
 
-/** [verb, resource, namespace, expected] as `kubectl auth can-i` takes them. */
-type Check = [string, string, string, boolean];
+/**
+ * [verb, resource, namespace, expected, subresource?] as `kubectl auth can-i` takes them.
+ * (`resource/x` names an object `x`; a subresource needs `--subresource`.)
+ */
+type Check = [string, string, string, boolean, string?];
 
 const ROUTER_CHECKS: Check[] = [
   ["list", "pods", "default", true],
@@ -59,9 +62,17 @@ const ROUTER_CHECKS: Check[] = [
 const CONTROLLER_CHECKS: Check[] = [
   ["create", "pods", "default", true],
   ["deletecollection", "pods", "default", true],
-  ["patch", "modelservings.workload.serving.volcano.sh/status", "default", true],
+  ["patch", "modelservings.workload.serving.volcano.sh", "default", true, "status"],
   ["create", "podgroups.scheduling.volcano.sh", "default", true],
   ["create", "controllerrevisions.apps", "default", true],
+  ["watch", "leaderworkersets.leaderworkerset.x-k8s.io", "default", true],
+  ["patch", "leaderworkersets.leaderworkerset.x-k8s.io", "default", true, "status"],
+  ["update", "leaderworkersets.leaderworkerset.x-k8s.io", "default", false, "status"],
+  ["update", "leaderworkersets.leaderworkerset.x-k8s.io", "default", false],
+  ["update", "leaderworkersets.leaderworkerset.x-k8s.io", "default", true, "finalizers"],
+  ["update", "modelservings.workload.serving.volcano.sh", "default", true, "finalizers"],
+  ["delete", "leaderworkersets.leaderworkerset.x-k8s.io", "default", false],
+  ["create", "leaderworkersets.leaderworkerset.x-k8s.io", "default", false],
   ["create", "modelroutes.networking.serving.volcano.sh", "default", true],
   ["create", "leases.coordination.k8s.io", "kthena-system", true],
   ["update", "leases.coordination.k8s.io/lease.kthena.controller-manager", "kthena-system", true],
@@ -84,12 +95,14 @@ for (
     await cluster.kubectl(["apply", "-k", new URL("manifests", REPO).pathname]);
     await removeWebhookConfiguration();
     const as = `--as=system:serviceaccount:kthena-system:${who}`;
-    for (const [verb, resource, ns, expected] of checks) {
+    for (const [verb, resource, ns, expected, subresource] of checks) {
       const args = ["auth", "can-i", verb, resource, as];
       if (ns) args.push("-n", ns);
+      if (subresource) args.push(`--subresource=${subresource}`);
       const r = await cluster.kubectl(args);
       const allowed = r.stdout.trim() === "yes";
-      assert.equal(allowed, expected, `${who} ${verb} ${resource} in ${ns || "cluster"}`);
+      const what = subresource ? `${resource}/${subresource}` : resource;
+      assert.equal(allowed, expected, `${who} ${verb} ${what} in ${ns || "cluster"}`);
     }
   });
 }

@@ -1,7 +1,8 @@
 /**
  * What the ModelServing integration tests share: a {@linkcode Harness} that runs the controller
- * against the real test cluster (kube-apiserver + kube-controller-manager for garbage
- * collection) in a namespace of its own, and plays the kubelet, which the cluster does not have.
+ * (and, when asked, the LeaderWorkerSet controller) against the real test cluster
+ * (kube-apiserver + kube-controller-manager for garbage collection) in a namespace of its own,
+ * and plays the kubelet, which the cluster does not have.
  *
  * The kubelet stand-in is the only writer of pod status, so tests never race it: a test says
  * how a pod should look ({@linkcode PodHealth}, by pod UID or pod name) and the stand-in makes
@@ -21,6 +22,7 @@ import { ModelServingLabels as L } from "@kthena/shared/labels";
 import { customResource, jsonLogger, KubeClient, silentLogger } from "@kthena/shared/k8s";
 import { MODEL_SERVING } from "@kthena/shared/api";
 import { ModelServingController } from "../../controller/model_serving/controller.ts";
+import { LeaderWorkerSetController } from "../../controller/leader_worker_set/controller.ts";
 import { testCluster, uniqueNamespace } from "../cluster/mod.ts";
 
 /** Deno test options for tests on the shared cluster (it outlives every test). */
@@ -84,10 +86,19 @@ export interface MsObject {
   };
 }
 
+/** What else a {@linkcode Harness} runs. */
+export interface HarnessOptions {
+  /** Run the LeaderWorkerSet → ModelServing controller alongside. */
+  leaderWorkerSet?: boolean;
+}
+
 /** A controller, a kubelet stand-in and helpers, in one namespace of the shared cluster. */
 export class Harness {
   controller!: ModelServingController;
   running: Promise<void> | undefined;
+  /** The LeaderWorkerSet controller, when {@linkcode HarnessOptions.leaderWorkerSet}. */
+  lwsController: LeaderWorkerSetController | undefined;
+  lwsRunning: Promise<void> | undefined;
   /** Images whose pods stay Pending (unless {@linkcode health} says otherwise). */
   readonly badImages = new Set<string>();
   /**
@@ -102,28 +113,35 @@ export class Harness {
   #kubelet: ReturnType<typeof setInterval> | undefined;
   #busy = false;
 
-  constructor(readonly client: KubeClient, readonly ns: string) {}
+  constructor(
+    readonly client: KubeClient,
+    readonly ns: string,
+    readonly options: HarnessOptions = {},
+  ) {}
 
-  static async start(prefix: string): Promise<Harness> {
+  static async start(prefix: string, options: HarnessOptions = {}): Promise<Harness> {
     const cluster = await testCluster();
     const ns = await uniqueNamespace(cluster, prefix);
     const client = KubeClient.load({ path: cluster.kubeconfigPath });
-    const h = new Harness(client, ns);
+    const h = new Harness(client, ns, options);
     h.startController();
     h.#kubelet = setInterval(() => h.#playKubelet(), 150);
     return h;
   }
 
   startController(): void {
-    this.controller = new ModelServingController({
-      client: this.client,
-      workers: 4,
-      logger: Deno.env.get("KTHENA_TEST_LOG") ? jsonLogger("debug") : silentLogger,
-    });
+    const logger = Deno.env.get("KTHENA_TEST_LOG") ? jsonLogger("debug") : silentLogger;
+    this.controller = new ModelServingController({ client: this.client, workers: 4, logger });
     this.running = this.controller.run();
+    if (this.options.leaderWorkerSet) {
+      this.lwsController = new LeaderWorkerSetController({ client: this.client, logger });
+      this.lwsRunning = this.lwsController.run();
+    }
   }
 
   async stopController(): Promise<void> {
+    await this.lwsController?.stop();
+    await this.lwsRunning;
     await this.controller.stop();
     await this.running;
   }
