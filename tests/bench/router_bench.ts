@@ -2,7 +2,7 @@
  * Router benchmarks (on demand, not part of the test suite):
  *
  * ```sh
- * deno run -A --unstable-no-legacy-abort tests/bench/router_bench.ts [--quick] [--streams 5000]
+ * deno run -A --unstable-no-legacy-abort tests/bench/router_bench.ts [--quick] [--pin] [--streams 5000]
  * ```
  *
  * 1. Added latency: the same non-streamed chat request sent directly to a simulator at time
@@ -15,8 +15,15 @@
  * 3. Streams: N concurrent SSE streams through one router (5,000 by default), each a few seconds
  *    long; reports errors (must be 0), the peak number open at once, and the router's CPU.
  *
- * Everything shares the machine (2 cores here): load generator, router and simulator. The
- * figures are indicative; ratios within one run are what to compare.
+ * CPU placement. By default everything shares the machine's CPUs. Then the closed-loop c=64
+ * run at time scale 0 saturates them, and the added latency it reports is mostly the CPU the
+ * router takes from the load generator and the engine (by Little's law each µs of router CPU
+ * adds ~32 µs at c=64 on 2 shared cores), not time the router holds a request. `--pin` (with
+ * `taskset`, 2 or more CPUs) runs the router, and the bare proxy it is compared with, on CPUs
+ * of their own, and the load generator and the simulators on CPU 0, in the direct runs as in
+ * the routed ones, as a router on cores of its own would be deployed. Cross-CPU wake-ups make
+ * c=1 slower when pinned. Ratios within one run are what to compare; the per-block spread of
+ * the added p99 shows how much of it is noise.
  *
  * @module
  */
@@ -36,6 +43,7 @@ const { values: flags } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     streams: { type: "string", default: "5000" },
+    pin: { type: "boolean", default: false },
   },
 });
 const QUICK = flags.quick;
@@ -55,6 +63,36 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
 }
 
+/** Sets the CPU affinity of every thread of `pid` (threads created later inherit it). */
+async function pin(pid: number, cpus: string): Promise<void> {
+  const out = await new Deno.Command("taskset", {
+    args: ["--all-tasks", "--cpu-list", "--pid", cpus, String(pid)],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`taskset ${cpus} ${pid}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/** Whether `taskset` can be run. */
+async function hasTaskset(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("taskset", { args: ["--version"], stdout: "null" }).output())
+      .success;
+  } catch {
+    return false;
+  }
+}
+
+/** CPU placement: `undefined` when unpinned, else the CPU list of the router side. */
+const CPUS = navigator.hardwareConcurrency;
+const ROUTER_CPUS = flags.pin && CPUS >= 2 && await hasTaskset()
+  ? (CPUS === 2 ? "1" : `1-${CPUS - 1}`)
+  : undefined;
+// The load generator (this process) and the simulators it spawns (they inherit it) on CPU 0.
+if (ROUTER_CPUS) await pin(Deno.pid, "0");
+
 interface ServerProcess {
   url: string;
   pid: number;
@@ -66,6 +104,7 @@ async function startProcess(
   script: string,
   args: (port: number) => string[],
   readyPath: string,
+  cpus?: string,
 ): Promise<ServerProcess> {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
@@ -90,6 +129,7 @@ async function startProcess(
     if (Date.now() > deadline) throw new Error(`${script} did not become ready`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  if (cpus) await pin(child.pid, cpus);
   return {
     url,
     pid: child.pid,
@@ -229,12 +269,15 @@ async function latencyPhase(
 ) {
   const d: number[] = [];
   const r: number[] = [];
+  // The added p99 of each pair of blocks: its spread shows how much of the difference is noise.
+  const blockAddedP99: number[] = [];
   let errors = 0;
   for (let b = 0; b < blocks; b++) {
     const x = await load(directUrl, directBody, concurrency, total / blocks);
     const y = await load(routedUrl, routedBody, concurrency, total / blocks);
     d.push(...x.latencies);
     r.push(...y.latencies);
+    blockAddedP99.push(percentile(y.latencies, 99) - percentile(x.latencies, 99));
     errors += x.errors + y.errors;
   }
   const result = {
@@ -247,13 +290,20 @@ async function latencyPhase(
       p50: percentile(r, 50) - percentile(d, 50),
       p99: percentile(r, 99) - percentile(d, 99),
     },
+    blockAddedP99: {
+      min: Math.min(...blockAddedP99),
+      median: percentile(blockAddedP99, 50),
+      max: Math.max(...blockAddedP99),
+    },
   };
   say(
     `  c=${concurrency}: direct p50 ${ms(result.direct.p50)} p99 ${
       ms(result.direct.p99)
     } | router p50 ${ms(result.router.p50)} p99 ${ms(result.router.p99)} | added p50 ${
       ms(result.added.p50)
-    } p99 ${ms(result.added.p99)} | errors ${errors}`,
+    } p99 ${ms(result.added.p99)} (per block ${ms(result.blockAddedP99.min)} … ${
+      ms(result.blockAddedP99.max)
+    }) | errors ${errors}`,
   );
   return result;
 }
@@ -264,9 +314,11 @@ let raw: ServerProcess | undefined;
 const dir = await Deno.makeTempDir({ prefix: "kthena-bench-" });
 try {
   say(
-    `router benchmark (${
-      QUICK ? "quick" : "full"
-    }), ${navigator.hardwareConcurrency} CPUs shared by load generator, router and simulators`,
+    `router benchmark (${QUICK ? "quick" : "full"}), ${CPUS} CPUs: ${
+      ROUTER_CPUS
+        ? `router (and bare proxy) on CPU ${ROUTER_CPUS}, load generator and simulators on CPU 0`
+        : "shared by load generator, router and simulators (unpinned)"
+    }`,
   );
   const fast = await spawnSimulator([
     "--model",
@@ -311,11 +363,13 @@ try {
       "warn",
     ],
     "/readyz",
+    ROUTER_CPUS,
   );
   raw = await startProcess(
     "tests/bench/router_raw_proxy.ts",
     (port) => [String(port), fast.url],
     "/",
+    ROUTER_CPUS,
   );
 
   const body = JSON.stringify({
@@ -335,7 +389,7 @@ try {
 
   say("added latency (time scale 0), router vs direct:");
   const c1 = await latencyPhase(directUrl, directBody, routed, body, 1, QUICK ? 1000 : 4000, 4);
-  const c64 = await latencyPhase(directUrl, directBody, routed, body, 64, QUICK ? 4000 : 20000, 4);
+  const c64 = await latencyPhase(directUrl, directBody, routed, body, 64, QUICK ? 4000 : 40000, 8);
   say("the same for a bare Deno.serve + fetch proxy (the runtime's floor):");
   const raw1 = await latencyPhase(
     directUrl,
@@ -352,8 +406,8 @@ try {
     rawUrl,
     directBody,
     64,
-    QUICK ? 4000 : 20000,
-    4,
+    QUICK ? 4000 : 40000,
+    8,
   );
 
   say("throughput (c=64):");
@@ -399,7 +453,21 @@ try {
   );
 
   say();
-  say(JSON.stringify({ c1, c64, raw1, raw64, throughput, streams }, null, 2));
+  say(
+    JSON.stringify(
+      {
+        placement: ROUTER_CPUS ? { routerCpus: ROUTER_CPUS, loadCpus: "0" } : "shared",
+        c1,
+        c64,
+        raw1,
+        raw64,
+        throughput,
+        streams,
+      },
+      null,
+      2,
+    ),
+  );
 } finally {
   await router?.stop();
   await raw?.stop();
