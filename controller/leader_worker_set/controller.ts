@@ -12,6 +12,7 @@
  *
  * @module
  */
+import type { ReconcilerOptions } from "../reconciler_options.ts";
 import { z } from "zod";
 import {
   LEADER_WORKER_SET,
@@ -34,7 +35,6 @@ import {
   ownerKeyOf,
   type ReconcileOutcome,
   type ResourceClient,
-  type RuntimeMetrics,
   silentLogger,
   splitKey,
   TerminalError,
@@ -51,16 +51,9 @@ import {
 const LWS_KIND = { group: LWS_GROUP, kind: "LeaderWorkerSet" };
 
 /** Options of {@linkcode LeaderWorkerSetController}. */
-export interface LeaderWorkerSetControllerOptions {
-  client: KubeClient;
+export interface LeaderWorkerSetControllerOptions extends ReconcilerOptions {
   /** Concurrent reconciles. Default 1 (upstream runs this controller with one worker). */
   workers?: number;
-  /** Full resync period; default 10 min. */
-  resyncPeriodMs?: number;
-  /** Where Events go; default a recorder on `client`. */
-  events?: EventRecorder;
-  logger?: Logger;
-  metrics?: RuntimeMetrics;
   /** How often to look for the LeaderWorkerSet API while it is missing. Default 30 s. */
   checkIntervalMs?: number;
 }

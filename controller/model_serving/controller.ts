@@ -10,6 +10,7 @@
  * @module
  */
 import type { V1ControllerRevision, V1Pod, V1Service } from "@kubernetes/client-node";
+import type { ReconcilerOptions } from "../reconciler_options.ts";
 import { ApiextensionsV1Api } from "@kubernetes/client-node";
 import { z } from "zod";
 import {
@@ -38,7 +39,6 @@ import {
   PODS,
   type ReconcileOutcome,
   type ResourceClient,
-  type RuntimeMetrics,
   SERVICES,
   silentLogger,
   TerminalError,
@@ -51,16 +51,9 @@ import { buildPluginChain, type PluginChain, PluginError, podCreateRequest } fro
 export const FIELD_MANAGER = "kthena-modelserving-controller";
 
 /** Options of {@linkcode ModelServingController}. */
-export interface ModelServingControllerOptions {
-  client: KubeClient;
+export interface ModelServingControllerOptions extends ReconcilerOptions {
   /** Concurrent reconciles. Default 5 (upstream's `--workers`). */
   workers?: number;
-  /** Full resync period; default 10 min. */
-  resyncPeriodMs?: number;
-  /** Where Events go; default a recorder on `client`. */
-  events?: EventRecorder;
-  logger?: Logger;
-  metrics?: RuntimeMetrics;
   /** The clock (tests); default `Date.now`. */
   now?: () => number;
   /** How often to look for Volcano's PodGroup CRD while it is missing. Default 30 s. */

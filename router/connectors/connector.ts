@@ -90,6 +90,55 @@ function failureOf(e: unknown, leg: Failure["leg"], endpoint: Endpoint): Failure
   return { kind: "connect", leg, endpoint, message: (e as Error)?.message ?? String(e) };
 }
 
+/** A leg that got a 2xx answer, with the call that ends its bookkeeping. */
+export interface SentLeg {
+  readonly ok: true;
+  readonly res: Response;
+  /** Ends the leg's bookkeeping; call once, with the status (or `undefined`: no answer). */
+  readonly end: (status: number | undefined) => void;
+}
+
+/**
+ * Sends one leg of a PD attempt with its bookkeeping: a 2xx answer comes back with the call
+ * that ends the bookkeeping (the caller reads the body first); any other outcome comes back as
+ * a failure with the bookkeeping already ended. `body` is made after the leg has started, so a
+ * body that cannot be made fails the leg like an engine would.
+ *
+ * @example
+ * ```ts ignore
+ * import { sendPdLeg } from "./connector.ts";
+ * const leg = await sendPdLeg(attempt, "decode", attempt.pair.decode, () => "{}", attempt.signal);
+ * if (leg.ok) leg.end(leg.res.status);
+ * ```
+ */
+export async function sendPdLeg(
+  a: PdAttempt,
+  role: "prefill" | "decode",
+  endpoint: Endpoint,
+  body: () => string,
+  signal: AbortSignal,
+): Promise<SentLeg | { readonly ok: false; readonly failure: Failure }> {
+  const end = a.legs.start(role, endpoint);
+  try {
+    const res = await sendLeg({
+      leg: role,
+      endpoint,
+      path: a.path,
+      headers: a.headers,
+      body: body(),
+      signal,
+      timeoutMs: a.timeoutMs,
+    });
+    if (res.ok) return { ok: true, res, end };
+    const failure = await statusFailure(res, role, endpoint);
+    end(res.status);
+    return { ok: false, failure };
+  } catch (e) {
+    end(undefined);
+    return { ok: false, failure: failureOf(e, role, endpoint) };
+  }
+}
+
 /**
  * Prefill, wait for its whole (non-streamed) answer, then send the decode: the http, lmcache,
  * nixl and mooncake protocols.
@@ -106,49 +155,25 @@ export async function runSequential(a: PdAttempt, bodies: SequentialBodies): Pro
   const signal = AbortSignal.any([a.signal, controller.signal]);
   const abort = () => controller.abort();
 
+  const first = await sendPdLeg(a, "prefill", prefill, bodies.prefill, signal);
+  if (!first.ok) return first;
   let prefillText: string;
-  const endPrefill = a.legs.start("prefill", prefill);
   try {
-    const res = await sendLeg({
-      leg: "prefill",
-      endpoint: prefill,
-      path: a.path,
-      headers: a.headers,
-      body: bodies.prefill(),
-      signal,
-      timeoutMs: a.timeoutMs,
-    });
-    if (!res.ok) {
-      const failure = await statusFailure(res, "prefill", prefill);
-      endPrefill(res.status);
-      return { ok: false, failure };
-    }
-    prefillText = await readLegText(res, "prefill", prefill, signal);
-    endPrefill(res.status);
+    prefillText = await readLegText(first.res, "prefill", prefill, signal);
+    first.end(first.res.status);
   } catch (e) {
-    endPrefill(undefined);
+    first.end(undefined);
     return { ok: false, failure: failureOf(e, "prefill", prefill) };
   }
 
-  const endDecode = a.legs.start("decode", decode);
-  try {
-    const res = await sendLeg({
-      leg: "decode",
-      endpoint: decode,
-      path: a.path,
-      headers: a.headers,
-      body: bodies.decode(prefillText),
-      signal,
-      timeoutMs: a.timeoutMs,
-    });
-    if (!res.ok) {
-      const failure = await statusFailure(res, "decode", decode);
-      endDecode(res.status);
-      return { ok: false, failure };
-    }
-    return { ok: true, response: res, leg: "decode", endpoint: decode, endDecode, abort };
-  } catch (e) {
-    endDecode(undefined);
-    return { ok: false, failure: failureOf(e, "decode", decode) };
-  }
+  const second = await sendPdLeg(a, "decode", decode, () => bodies.decode(prefillText), signal);
+  if (!second.ok) return second;
+  return {
+    ok: true,
+    response: second.res,
+    leg: "decode",
+    endpoint: decode,
+    endDecode: second.end,
+    abort,
+  };
 }

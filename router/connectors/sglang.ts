@@ -13,8 +13,8 @@
  */
 import { annotationPort, PodAnnotations, SGLANG_DEFAULT_BOOTSTRAP_PORT } from "../datastore/pod.ts";
 import { stringifyWithRawFields } from "../proxy/bodies.ts";
-import { type Failure, LegError, readLegText, sendLeg, statusFailure } from "../proxy/leg.ts";
-import type { KvConnector, PdAttempt, PdResult } from "./connector.ts";
+import { type Failure, LegError, readLegText } from "../proxy/leg.ts";
+import { type KvConnector, type PdAttempt, type PdResult, sendPdLeg } from "./connector.ts";
 
 /**
  * A random room id in [0, 2^63 − 1], as decimal text (too large for a JavaScript number).
@@ -63,72 +63,57 @@ export class SglangConnector implements KvConnector {
     };
 
     let prefillFailure: Failure | undefined;
-    const endPrefill = a.legs.start("prefill", prefill);
     const prefillSignal = AbortSignal.any([a.signal, prefillAbort.signal]);
+    // Started first (its bookkeeping and request go out before the decode's), never awaited
+    // here: SGLang's prefill waits for the decode to join the room.
     const prefillDone = (async () => {
-      let status: number | undefined;
-      try {
-        const res = await sendLeg({
-          leg: "prefill",
-          endpoint: prefill,
-          path: a.path,
-          headers: a.headers,
-          body: stringifyWithRawFields(a.prefillBody, bootstrap),
-          signal: prefillSignal,
-          timeoutMs: a.timeoutMs,
-        });
-        status = res.status;
-        if (!res.ok) prefillFailure = await statusFailure(res, "prefill", prefill);
-        else await readLegText(res, "prefill", prefill, prefillSignal);
-      } catch (e) {
-        prefillFailure = e instanceof LegError
-          ? e.failure
-          : { kind: "connect", leg: "prefill", endpoint: prefill, message: String(e) };
-      } finally {
-        endPrefill(status);
+      const leg = await sendPdLeg(
+        a,
+        "prefill",
+        prefill,
+        () => stringifyWithRawFields(a.prefillBody, bootstrap),
+        prefillSignal,
+      );
+      if (!leg.ok) prefillFailure = leg.failure;
+      else {
+        try {
+          await readLegText(leg.res, "prefill", prefill, prefillSignal);
+        } catch (e) {
+          prefillFailure = e instanceof LegError
+            ? e.failure
+            : { kind: "connect", leg: "prefill", endpoint: prefill, message: String(e) };
+        } finally {
+          leg.end(leg.res.status);
+        }
       }
       // The decode cannot finish without its prefill: cancel it.
       if (prefillFailure && !prefillAbort.signal.aborted) decodeAbort.abort();
     })();
 
-    const endDecode = a.legs.start("decode", decode);
-    try {
-      const res = await sendLeg({
-        leg: "decode",
-        endpoint: decode,
-        path: a.path,
-        headers: a.headers,
-        body: stringifyWithRawFields(a.decodeBody, bootstrap),
-        signal: AbortSignal.any([a.signal, decodeAbort.signal]),
-        timeoutMs: a.timeoutMs,
-      });
-      if (!res.ok) {
-        const failure = await statusFailure(res, "decode", decode);
-        endDecode(res.status);
-        prefillAbort.abort();
-        return { ok: false, failure };
+    const leg = await sendPdLeg(
+      a,
+      "decode",
+      decode,
+      () => stringifyWithRawFields(a.decodeBody, bootstrap),
+      AbortSignal.any([a.signal, decodeAbort.signal]),
+    );
+    if (!leg.ok) {
+      // No answer from the decode: the prefill's failure, when there is one, is the cause.
+      if (leg.failure.kind !== "status" && prefillFailure && !a.signal.aborted) {
+        return { ok: false, failure: prefillFailure };
       }
-      return {
-        ok: true,
-        response: res,
-        leg: "decode",
-        endpoint: decode,
-        endDecode,
-        abort,
-        prefillFailure: () => prefillFailure,
-        prefillDone,
-      };
-    } catch (e) {
-      endDecode(undefined);
-      const own = e instanceof LegError ? e.failure : {
-        kind: "connect" as const,
-        leg: "decode" as const,
-        endpoint: decode,
-        message: String(e),
-      };
-      if (prefillFailure && !a.signal.aborted) return { ok: false, failure: prefillFailure };
       prefillAbort.abort();
-      return { ok: false, failure: own };
+      return leg;
     }
+    return {
+      ok: true,
+      response: leg.res,
+      leg: "decode",
+      endpoint: decode,
+      endDecode: leg.end,
+      abort,
+      prefillFailure: () => prefillFailure,
+      prefillDone,
+    };
   }
 }
