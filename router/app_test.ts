@@ -200,6 +200,49 @@ Deno.test("router errors are OpenAI error objects with the right status", async 
   equal(log.error?.type, "proxy");
 });
 
+Deno.test("the body limit holds for declared lengths, chunked bodies and a real server", async () => {
+  const h = harness({ maxBodyBytes: 200 });
+  h.apply(...simpleModel("nobody"));
+  const big = JSON.stringify({ model: "nobody", prompt: "x".repeat(300) });
+  const small = JSON.stringify({ model: "nobody", prompt: "x" });
+  const cases: { name: string; body: string | ReadableStream<Uint8Array>; length?: number }[] = [
+    { name: "declared, over", body: big, length: big.length },
+    { name: "declared, under", body: small, length: small.length },
+    { name: "chunked, over", body: ReadableStream.from([new TextEncoder().encode(big)]) },
+    { name: "chunked, under", body: ReadableStream.from([new TextEncoder().encode(small)]) },
+  ];
+  for (const c of cases) {
+    const res = await h.router.app.request("/v1/completions", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(c.length !== undefined ? { "content-length": String(c.length) } : {}),
+      },
+      body: c.body,
+    });
+    const err = await openAIError(res);
+    // Under the limit the request is routed: no pod, so 503.
+    equal(res.status, c.name.endsWith("over") ? 413 : 503, c.name);
+    equal(err.code, c.name.endsWith("over") ? "request_too_large" : "no_ready_endpoint", c.name);
+  }
+  // Through Deno.serve, as clients send it: fetch declares the length of a string body.
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, h.router.app.fetch);
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/v1/completions`;
+    for (const [body, status] of [[big, 413], [small, 503]] as const) {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      await res.body?.cancel();
+      equal(res.status, status);
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("timeout until response headers gives 504; engine 4xx passes through unretried", async () => {
   const slow = startFakeEngine(async ({ signal }) => {
     await new Promise((r) => {
