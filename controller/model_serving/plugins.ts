@@ -204,33 +204,66 @@ export function buildPluginChain(
   specs: readonly PluginSpecLike[] | undefined,
   registry: ReadonlyMap<string, PluginFactory> = BUILT_IN_PLUGINS,
 ): PluginChain {
-  const entries = (specs ?? []).map((spec, i) => {
-    const at = `spec.plugins[${i}]`;
-    // The CRD defaults `type` to BuiltIn; an object that skipped defaulting is BuiltIn too.
-    const type = spec.type ?? "BuiltIn";
-    if (type !== "BuiltIn") {
-      throw new PluginError(`${at}.type`, `unsupported plugin type ${JSON.stringify(type)}`);
-    }
-    const factory = registry.get(spec.name);
-    if (!factory) {
-      throw new PluginError(
-        `${at}.name`,
-        `unknown plugin ${JSON.stringify(spec.name)} (built-in plugins: ${
-          [...registry.keys()].join(", ")
-        })`,
-      );
-    }
+  return new PluginChain((specs ?? []).map((spec, i) => buildEntry(spec, i, registry)));
+}
+
+/**
+ * Every problem of `spec.plugins`, as `field: message` lines (empty when the chain builds):
+ * what the admission webhook reports, so a ModelServing the controller could not run never
+ * gets in.
+ *
+ * @example
+ * ```ts
+ * import { pluginProblems } from "./plugins.ts";
+ * pluginProblems([{ name: "lws-standard-labels" }, { name: "nope" }]);
+ * // ['spec.plugins[1].name: unknown plugin "nope" (built-in plugins: demo-pod-tweaks, lws-standard-labels)']
+ * ```
+ */
+export function pluginProblems(
+  specs: readonly PluginSpecLike[] | undefined,
+  registry: ReadonlyMap<string, PluginFactory> = BUILT_IN_PLUGINS,
+): string[] {
+  return (specs ?? []).flatMap((spec, i) => {
     try {
-      return { spec, plugin: factory(spec.config) };
+      buildEntry(spec, i, registry);
+      return [];
     } catch (e) {
-      if (!(e instanceof z.ZodError)) throw e;
-      // Every line is `field: problem`; the first field is the one the error names.
-      const [first = `${at}.config: invalid`, ...more] = formatIssues(e, `${at}.config`);
-      const cut = first.indexOf(": ");
-      throw new PluginError(first.slice(0, cut), [first.slice(cut + 2), ...more].join("; "));
+      if (e instanceof PluginError) return [e.message];
+      throw e;
     }
   });
-  return new PluginChain(entries);
+}
+
+/** One entry of the chain, from `spec.plugins[i]`; throws a {@linkcode PluginError}. */
+function buildEntry(
+  spec: PluginSpecLike,
+  i: number,
+  registry: ReadonlyMap<string, PluginFactory>,
+): { spec: PluginSpecLike; plugin: PodPlugin } {
+  const at = `spec.plugins[${i}]`;
+  // The CRD defaults `type` to BuiltIn; an object that skipped defaulting is BuiltIn too.
+  const type = spec.type ?? "BuiltIn";
+  if (type !== "BuiltIn") {
+    throw new PluginError(`${at}.type`, `unsupported plugin type ${JSON.stringify(type)}`);
+  }
+  const factory = registry.get(spec.name);
+  if (!factory) {
+    throw new PluginError(
+      `${at}.name`,
+      `unknown plugin ${JSON.stringify(spec.name)} (built-in plugins: ${
+        [...registry.keys()].join(", ")
+      })`,
+    );
+  }
+  try {
+    return { spec, plugin: factory(spec.config) };
+  } catch (e) {
+    if (!(e instanceof z.ZodError)) throw e;
+    // Every line is `field: problem`; the first field is the one the error names.
+    const [first = `${at}.config: invalid`, ...more] = formatIssues(e, `${at}.config`);
+    const cut = first.indexOf(": ");
+    throw new PluginError(first.slice(0, cut), [first.slice(cut + 2), ...more].join("; "));
+  }
 }
 
 /**

@@ -52,6 +52,31 @@ Deno.test("admission: an image with whitespace is denied, naming the field", asy
   );
 });
 
+Deno.test("admission: plugins must be built-ins with a config they accept", async () => {
+  const cases: { plugins: unknown[]; denied: RegExp[] }[] = [
+    { plugins: [{ name: "lws-standard-labels", type: "BuiltIn" }], denied: [] },
+    {
+      plugins: [{ name: "demo-pod-tweaks", config: { env: [{ name: "A", value: "b" }] } }],
+      denied: [],
+    },
+    {
+      plugins: [{ name: "lws-standard-labels" }, { name: "nope" }],
+      denied: [/spec\.plugins\[1\]\.name: unknown plugin "nope"/],
+    },
+    {
+      plugins: [{ name: "demo-pod-tweaks", config: { runtimeClassName: 3 } }, { name: "x" }],
+      denied: [/spec\.plugins\[0\]\.config\.runtimeClassName: /, /spec\.plugins\[1\]\.name: /],
+    },
+  ];
+  for (const c of cases) {
+    const ms = modelServing("nginx");
+    (ms.spec as Record<string, unknown>).plugins = c.plugins;
+    const r = await review(ms);
+    assert.equal(r.allowed, c.denied.length === 0, JSON.stringify(c.plugins));
+    for (const re of c.denied) assert.match(r.status!.message, re);
+  }
+});
+
 Deno.test("admission: schema problems are reported like the API server's", async () => {
   const bad = modelServing("nginx");
   (bad.spec as Record<string, unknown>).replicas = -1;

@@ -5,12 +5,14 @@
  * CEL rule of the CRD now, and zod runs the same rules here, so an API server with an old CRD
  * is still covered. What remains is what CEL cannot afford inside an embedded PodSpec (its
  * lists and strings are unbounded, so the API server's cost budget refuses the rule): container
- * images must not contain whitespace.
+ * images must not contain whitespace. Beyond upstream, `spec.plugins` must name built-in
+ * plugins with a config they accept (upstream finds out only when it creates pods).
  *
  * @module
  */
 import type { V1Container } from "@kubernetes/client-node";
 import { formatIssues, ModelServing, type PodTemplateSpec } from "@kthena/shared/api";
+import { pluginProblems } from "../model_serving/plugins.ts";
 
 /**
  * All problems of a ModelServing as `field: message` lines; empty when it is valid.
@@ -24,7 +26,7 @@ import { formatIssues, ModelServing, type PodTemplateSpec } from "@kthena/shared
 export function validateModelServing(object: unknown): string[] {
   const parsed = ModelServing.safeParse(object);
   if (!parsed.success) return formatIssues(parsed.error);
-  const problems: string[] = [];
+  const problems: string[] = pluginProblems(parsed.data.spec.plugins);
   parsed.data.spec.template.roles.forEach((role, i) => {
     const base = `spec.template.roles[${i}]`;
     problems.push(...imageProblems(role.entryTemplate, `${base}.entryTemplate`));

@@ -8,12 +8,13 @@ import { testCluster, uniqueNamespace } from "../cluster/mod.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-const modelServing = (name: string, image: string) =>
+const modelServing = (name: string, image: string, plugins?: unknown[]) =>
   JSON.stringify({
     apiVersion: "workload.serving.volcano.sh/v1alpha1",
     kind: "ModelServing",
     metadata: { name },
     spec: {
+      ...(plugins ? { plugins } : {}),
       template: {
         roles: [{
           name: "prefill",
@@ -92,6 +93,13 @@ Deno.test("the API server calls our webhook, which rejects naming the field", op
       denied,
       /spec\.template\.roles\[0\]\.entryTemplate\.spec\.containers\[0\]\.image: .*must not contain whitespace/,
     );
+    // A plugin the controller does not have is refused at the door, not at pod creation.
+    r = await cluster.kubectl(
+      ["create", "-n", ns, "-f", "-"],
+      modelServing("bad-plugin", "nginx:1", [{ name: "no-such-plugin" }]),
+    );
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /spec\.plugins\[0\]\.name: unknown plugin "no-such-plugin"/);
   } finally {
     await cluster.kubectl([
       "delete",
