@@ -79,6 +79,16 @@ Deno.test(
       await h.client.resource(LEADER_WORKER_SET).patch(h.ns, NAME, {
         metadata: { labels: { touched: "yes" } },
       });
+      // The controller has seen the change once its cache has; give the reconcile it triggers
+      // a second to write, if it were to.
+      await h.waitFor(
+        "the controller to see the label",
+        () =>
+          Promise.resolve(
+            h.lwsController?.leaderWorkerSets?.store.get(`${h.ns}/${NAME}`)?.metadata.labels
+              ?.touched === "yes",
+          ),
+      );
       await new Promise((r) => setTimeout(r, 1_000));
       const writes = (await h.client.events.list({ namespace: h.ns })).items
         .filter((e) => e.involvedObject.uid === lws.metadata.uid)
