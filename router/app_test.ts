@@ -365,6 +365,16 @@ Deno.test("aggregated: model override, LoRA, headers, usage, retry on 5xx", asyn
     equal(flaky.requests.length, 1);
     const retried = h.log.find((e) => e.model_name === "flaky" && e.upstream_attempts === 2)!;
     deepEqual([retried.status_code, retried.selected_pod], [200, "f-1"]);
+    // A rewritten body keeps integers a double cannot hold (an int64 seed) digit for digit.
+    await (await h.router.app.request("/v1/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"model":"alias","prompt":"x","seed":9223372036854775807,"stream":true}',
+    })).text();
+    const exact = steady.requests.at(-1)!.text;
+    ok(exact.includes('"seed":9223372036854775807'), exact);
+    ok(exact.includes('"model":"Qwen/Qwen3-8B"'), exact);
+    ok(exact.includes('"include_usage":true'), exact);
   } finally {
     await flaky.close();
     await steady.close();

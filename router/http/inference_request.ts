@@ -5,6 +5,7 @@
  * @module
  */
 import type { JsonObject } from "../proxy/bodies.ts";
+import { parseJsonLossless } from "../proxy/lossless_json.ts";
 import { Errors } from "./errors.ts";
 
 /** A parsed inference request body. */
@@ -32,7 +33,7 @@ export interface InferenceRequest {
 export function parseInferenceRequest(raw: string): InferenceRequest {
   let body: unknown;
   try {
-    body = JSON.parse(raw);
+    body = parseJsonLossless(raw);
   } catch (e) {
     throw Errors.invalidJson((e as Error).message);
   }

@@ -10,8 +10,13 @@
 export interface FakeEngine {
   /** Its port (for pod annotations). */
   readonly port: number;
-  /** Requests received: path and parsed body. */
-  readonly requests: { path: string; body: Record<string, unknown>; headers: Headers }[];
+  /** Requests received: path, body (as sent, and parsed) and headers. */
+  readonly requests: {
+    path: string;
+    text: string;
+    body: Record<string, unknown>;
+    headers: Headers;
+  }[];
   /** Requests whose client went away. */
   readonly aborted: number;
   close(): Promise<void>;
@@ -43,7 +48,7 @@ export function startFakeEngine(
     } catch {
       // keep {}
     }
-    requests.push({ path, body, headers: req.headers });
+    requests.push({ path, text, body, headers: req.headers });
     req.signal.addEventListener("abort", () => aborted++, { once: true });
     return await handler({ path, body, signal: req.signal });
   });
