@@ -141,9 +141,15 @@ Deno.test(
         "a pod",
         async () => (await client.pods.list({ namespace: ns })).items.length === 1,
       );
-      const metrics = (await get(p.metrics, "/metrics")).text;
-      assert.match(metrics, /controller_runtime_reconcile_total\{[^}]*controller="modelserving"/);
-      assert.match(metrics, /workqueue_adds_total/);
+      // The pod exists before the reconcile that created it has ended (status, events) and
+      // been counted: wait for the count.
+      const reconciled = /controller_runtime_reconcile_total\{[^}]*controller="modelserving"/;
+      let metrics = "";
+      await waitFor("a counted reconcile", async () => {
+        metrics = (await get(p.metrics, "/metrics")).text;
+        return reconciled.test(metrics);
+      });
+      assert.match(metrics, /workqueue_adds_total\{[^}]*controller="modelserving"/);
 
       p.child.kill("SIGTERM");
       const status = await p.child.status;
