@@ -26,6 +26,36 @@ export interface EngineSpec {
   labels: Record<string, string>;
 }
 
+/**
+ * Simulator flags of one PD engine of the router tests: model Qwen/Qwen3-8B, profile fast, the
+ * connector's protocol, its PD group (cross-group pairings refused), and for an LMCache decode
+ * the side channel of its prefill.
+ */
+export function pdSimulatorArgs(
+  connector: string,
+  pdGroup: string,
+  role: "prefill" | "decode",
+  prefillSideChannelPort?: number,
+): string[] {
+  return [
+    ...(connector === "sglang" ? ["--engine", "sglang"] : []),
+    "--model",
+    "Qwen/Qwen3-8B",
+    "--profile",
+    "fast",
+    "--kv-connector",
+    connector,
+    "--pd-group",
+    pdGroup,
+    "--refuse-cross-group",
+    "--role",
+    role,
+    ...(connector === "lmcache" && role === "decode"
+      ? ["--lmcache-remote", `http://127.0.0.1:${prefillSideChannelPort}`]
+      : []),
+  ];
+}
+
 /** A running fleet. */
 export interface Fleet {
   readonly router: RunningRouter;

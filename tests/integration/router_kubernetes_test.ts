@@ -13,7 +13,7 @@ import type { AccessLogEntry } from "../../router/http/access_log.ts";
 import { createRouter, type RunningRouter, serveRouter } from "../../router/router.ts";
 import { type SimulatorProcess, spawnSimulator } from "../sim/process.ts";
 import { testCluster, uniqueNamespace } from "../cluster/mod.ts";
-import { post, until } from "./router_fleet.ts";
+import { pdSimulatorArgs, post, until } from "./router_fleet.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const CONNECTORS = ["http", "lmcache", "nixl", "mooncake", "sglang"] as const;
@@ -31,27 +31,16 @@ class K8sFleet {
 
   /** Starts the two PD groups of one connector as simulator processes and their Pods. */
   async addPdEngines(connector: Connector): Promise<void> {
-    const engine = connector === "sglang" ? ["--engine", "sglang"] : [];
     for (const group of GROUPS) {
-      const common = [
-        ...engine,
-        "--model",
-        "Qwen/Qwen3-8B",
-        "--profile",
-        "fast",
-        "--kv-connector",
-        connector,
-        "--pd-group",
-        `${connector}-${group}`,
-        "--refuse-cross-group",
-      ];
-      const prefill = await spawnSimulator([...common, "--role", "prefill"]);
-      this.sims.set(`${connector}-${group}-prefill`, prefill);
-      const decodeArgs = [...common, "--role", "decode"];
-      if (connector === "lmcache") {
-        decodeArgs.push("--lmcache-remote", `http://127.0.0.1:${prefill.sideChannelPort}`);
-      }
-      this.sims.set(`${connector}-${group}-decode`, await spawnSimulator(decodeArgs));
+      const pdGroup = `${connector}-${group}`;
+      const prefill = await spawnSimulator(pdSimulatorArgs(connector, pdGroup, "prefill"));
+      this.sims.set(`${pdGroup}-prefill`, prefill);
+      this.sims.set(
+        `${pdGroup}-decode`,
+        await spawnSimulator(
+          pdSimulatorArgs(connector, pdGroup, "decode", prefill.sideChannelPort),
+        ),
+      );
       for (const role of ["prefill", "decode"]) {
         await this.addPod(`${connector}-${group}-${role}`, {
           app: connector,

@@ -6,43 +6,28 @@
 import { equal, ok } from "node:assert/strict";
 import type { KvConnectorType } from "@kthena/shared/api";
 import { modelRoute, modelServer } from "../../router/testing/objects.ts";
-import { type EngineSpec, post, scrape, startFleet } from "./router_fleet.ts";
+import { type EngineSpec, pdSimulatorArgs, post, scrape, startFleet } from "./router_fleet.ts";
 
 const GROUPS = ["g0", "g1"];
 
 function pdEngines(connector: KvConnectorType): EngineSpec[] {
   const specs: EngineSpec[] = [];
-  const engine = connector === "sglang" ? ["--engine", "sglang"] : [];
   for (const group of GROUPS) {
-    const common = [
-      ...engine,
-      "--model",
-      "Qwen/Qwen3-8B",
-      "--profile",
-      "fast",
-      "--kv-connector",
-      connector,
-      "--pd-group",
-      group,
-      "--refuse-cross-group",
-    ];
     const labels = (role: string) => ({ app: "pd", group, role });
     specs.push({
       name: `${group}-prefill`,
-      args: [...common, "--role", "prefill"],
+      args: pdSimulatorArgs(connector, group, "prefill"),
       labels: labels("prefill"),
     });
     specs.push({
       name: `${group}-decode`,
-      args: connector === "lmcache"
-        ? (started) => [
-          ...common,
-          "--role",
+      args: (started) =>
+        pdSimulatorArgs(
+          connector,
+          group,
           "decode",
-          "--lmcache-remote",
-          `http://127.0.0.1:${started.get(`${group}-prefill`)!.sideChannelPort}`,
-        ]
-        : [...common, "--role", "decode"],
+          started.get(`${group}-prefill`)!.sideChannelPort,
+        ),
       labels: labels("decode"),
     });
   }
