@@ -1,43 +1,27 @@
 /**
- * The router's own log (not the access log): JSON lines on stderr.
- *
- * @module
- */
-
-/** Severity. */
-export type LogLevel = "debug" | "info" | "warn" | "error";
-
-/** A structured logger. */
-export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
-
-/**
- * A logger writing `{"time","level","msg",…}` lines to stderr.
+ * The router's own log (not the access log): the logger shared with the controller manager,
+ * re-exported here so router modules keep importing it from one place beside them.
+ * `stderrLogger` is the router's historical name of {@linkcode jsonLogger}.
  *
  * @example
  * ```ts
  * import { stderrLogger } from "./log.ts";
  * const log = stderrLogger("warn");
  * log("info", "not shown");
+ * log.warn("shown");
  * ```
- */
-export function stderrLogger(minimum: LogLevel = "info"): Logger {
-  const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-  return (level, message, fields) => {
-    if (order[level] < order[minimum]) return;
-    // deno-lint-ignore no-console
-    console.error(
-      JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields }),
-    );
-  };
-}
-
-/**
- * A logger that drops everything.
  *
- * @example
- * ```ts
- * import { silentLogger } from "./log.ts";
- * silentLogger("error", "ignored");
- * ```
+ * @module
  */
-export const silentLogger: Logger = () => {};
+export {
+  createLogger,
+  isLogLevel,
+  jsonLogger,
+  jsonLogger as stderrLogger,
+  LOG_LEVELS,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+  type LogWriter,
+  silentLogger,
+} from "@kthena/shared/log";

@@ -197,12 +197,12 @@ export class FileSource implements DiscoverySource {
         if (this.#timer !== undefined) clearTimeout(this.#timer);
         this.#timer = setTimeout(() => {
           this.#timer = undefined;
-          this.reload().catch((e) => this.#log("error", "reload failed", { error: String(e) }));
+          this.reload().catch((e) => this.#log.error("reload failed", { error: String(e) }));
         }, this.#debounceMs);
       }
     } catch (e) {
       if (!this.#stopped) {
-        this.#log("error", "watching stopped", { dir: this.#dir, error: String(e) });
+        this.#log.error("watching stopped", { dir: this.#dir, error: String(e) });
       }
     }
   }
@@ -212,7 +212,7 @@ export class FileSource implements DiscoverySource {
     try {
       paths = await listFiles(this.#dir);
     } catch (e) {
-      this.#log("error", "cannot list the objects directory; keeping the current state", {
+      this.#log.error("cannot list the objects directory; keeping the current state", {
         dir: this.#dir,
         error: String(e),
       });
@@ -222,7 +222,7 @@ export class FileSource implements DiscoverySource {
     for (const path of [...this.#files.keys()]) {
       if (!seen.has(path)) {
         this.#files.delete(path);
-        this.#log("info", "file removed", { file: path });
+        this.#log.info("file removed", { file: path });
       }
     }
     for (const path of paths) {
@@ -231,7 +231,7 @@ export class FileSource implements DiscoverySource {
         text = await Deno.readTextFile(path);
       } catch (e) {
         if (e instanceof Deno.errors.NotFound) this.#files.delete(path);
-        else this.#log("warn", "cannot read file", { file: path, error: String(e) });
+        else this.#log.warn("cannot read file", { file: path, error: String(e) });
         continue;
       }
       const previous = this.#files.get(path);
@@ -262,7 +262,7 @@ export class FileSource implements DiscoverySource {
         const item = parseObject(value);
         if (!item) {
           const v = value as { kind?: unknown; apiVersion?: unknown } | null;
-          this.#log("warn", "ignoring object of a kind the router does not read", {
+          this.#log.warn("ignoring object of a kind the router does not read", {
             file: path,
             index,
             kind: String(v?.kind ?? "(none)"),
@@ -283,11 +283,11 @@ export class FileSource implements DiscoverySource {
       }
     });
     if (problems.length === 0) {
-      if (previous?.error) this.#log("info", "file is valid again", { file: path });
+      if (previous?.error) this.#log.info("file is valid again", { file: path });
       return { text, entries };
     }
     const error = problems.join("; ");
-    this.#log("error", "invalid objects file; keeping its last good objects", {
+    this.#log.error("invalid objects file; keeping its last good objects", {
       file: path,
       problems,
     });
@@ -301,7 +301,7 @@ export class FileSource implements DiscoverySource {
       for (const entry of state.entries) {
         const other = owner.get(entry.id);
         if (other !== undefined) {
-          this.#log("warn", "object defined twice; the first file wins", {
+          this.#log.warn("object defined twice; the first file wins", {
             object: entry.id,
             kept: other,
             ignored: path,
@@ -332,7 +332,7 @@ export class FileSource implements DiscoverySource {
     }
     if (events.length > 0) {
       this.#sink?.apply(events);
-      this.#log("info", "objects applied", { changes: events.length });
+      this.#log.info("objects applied", { changes: events.length });
     }
   }
 

@@ -1,6 +1,6 @@
 import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { Datastore } from "../datastore/datastore.ts";
-import type { LogLevel } from "../log.ts";
+import { createLogger, type LogLevel } from "../log.ts";
 import { FileSource } from "./file_source.ts";
 
 const ROUTE = `apiVersion: networking.serving.volcano.sh/v1alpha1
@@ -54,7 +54,9 @@ Deno.test("file source: initial load, live changes, invalid files keep the last 
   const source = new FileSource({
     dir,
     debounceMs: 20,
-    log: (level, msg, fields) => logs.push({ level, msg, ...(fields ? { fields } : {}) }),
+    log: createLogger((level, msg, fields) => {
+      logs.push({ level, msg, ...(fields ? { fields } : {}) });
+    }),
   });
   const store = new Datastore();
   try {
@@ -125,7 +127,9 @@ Deno.test("file source: pods are plain k8s objects; field errors name the field;
   const source = new FileSource({
     dir,
     watch: false,
-    log: (_l, msg, fields) => logs.push(`${msg} ${JSON.stringify(fields)}`),
+    log: createLogger((_l, msg, fields) => {
+      logs.push(`${msg} ${JSON.stringify(fields)}`);
+    }),
   });
   const store = new Datastore();
   try {

@@ -51,7 +51,7 @@
  * @module
  */
 import type { EventSource, Informer } from "./informer.ts";
-import { type Logger, silentLogger } from "./logger.ts";
+import { type Logger, silentLogger } from "../log.ts";
 import { type ReconcileResult, RuntimeMetrics } from "./metrics.ts";
 import { type KubeObject, objectKey } from "./object.ts";
 import { ownerKeyOf } from "./owner.ts";

@@ -15,7 +15,7 @@ import type { CoreV1Event } from "@kubernetes/client-node";
 import type { KubeClient } from "./client.ts";
 import { k8sTime } from "./conditions.ts";
 import { isNotFound } from "./errors.ts";
-import { type Logger, silentLogger } from "./logger.ts";
+import { type Logger, silentLogger } from "../log.ts";
 import type { KubeObject } from "./object.ts";
 import type { ObjectInput } from "./object_client.ts";
 

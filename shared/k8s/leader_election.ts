@@ -31,7 +31,7 @@ import { type V1Lease, V1MicroTime } from "@kubernetes/client-node";
 import { sleep } from "./backoff.ts";
 import type { KubeClient } from "./client.ts";
 import { isAlreadyExists, isConflict, isNotFound } from "./errors.ts";
-import { type Logger, silentLogger } from "./logger.ts";
+import { type Logger, silentLogger } from "../log.ts";
 import { RuntimeMetrics } from "./metrics.ts";
 
 /** Options of a {@linkcode LeaderElector}. */

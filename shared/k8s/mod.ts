@@ -37,7 +37,9 @@ export * from "./health.ts";
 export * from "./informer.ts";
 export * from "./kubeconfig.ts";
 export * from "./leader_election.ts";
-export * from "./logger.ts";
+// The logger is not Kubernetes-specific (the router uses it too); re-exported for callers of
+// this module that take a `logger` option.
+export * from "../log.ts";
 export * from "./metrics.ts";
 export * from "./object.ts";
 export * from "./object_client.ts";
