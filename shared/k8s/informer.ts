@@ -31,6 +31,7 @@
  *
  * @module
  */
+import { ResourceValidationError } from "../api/mod.ts";
 import { type ApiResource, resourcePath } from "./api_resource.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import { isGone, kubeErrorFrom } from "./errors.ts";
@@ -142,6 +143,12 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
   #forcedRv: string | undefined;
   /** 410s since the last applied event. */
   #goneInRow = 0;
+  /**
+   * Whether the next accepted watch is worth an info line: the first one, and the first after
+   * a relist or a failure. Routine reconnects (server timeouts, silences) log at debug only,
+   * or a healthy router would log every few minutes per resource.
+   */
+  #announceWatch = true;
   #loop: Promise<void> | undefined;
 
   /**
@@ -340,6 +347,7 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
           continue;
         }
         this.stats.errors++;
+        this.#announceWatch = true;
         if (!this.#synced) needList = true;
         const delay = backoff.next();
         this.#log.warn("list/watch failed, backing off", {
@@ -374,9 +382,25 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
     for (const obj of diff.deleted) {
       this.#emit((h) => h.onDelete?.(obj, { finalStateUnknown: true }));
     }
+    this.#announceWatch = true;
     if (!this.#synced) {
       this.#synced = true;
+      this.#log.info("informer synced", {
+        informer: this.name,
+        objects: objs.length,
+        rv: resourceVersion,
+      });
       for (const w of this.#syncWaiters.splice(0)) w();
+    } else {
+      // After a 410 or a failed watch: what the watch missed, as the relist found it.
+      this.#log.info("informer relisted", {
+        informer: this.name,
+        objects: objs.length,
+        added: diff.added.length,
+        updated: diff.updated.length,
+        deleted: diff.deleted.length,
+        rv: resourceVersion,
+      });
     }
   }
 
@@ -397,6 +421,11 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
           onOpen: () => {
             this.stats.watches++;
             this.#lastActivity = performance.now();
+            this.#log(this.#announceWatch ? "info" : "debug", "watch started", {
+              informer: this.name,
+              rv: this.#lastRv,
+            });
+            this.#announceWatch = false;
           },
         })
       ) {
@@ -456,6 +485,8 @@ export class Informer<T extends KubeObject> implements EventSource<T> {
         informer: this.name,
         object: objectKey(raw as KubeObject),
         error: e instanceof Error ? e.message : String(e),
+        // Each problem names its field (`spec.rules[0].targetModels: …`): what to fix.
+        ...(e instanceof ResourceValidationError ? { problems: e.problems } : {}),
       });
       return undefined;
     }

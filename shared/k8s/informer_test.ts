@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { FakeApiServer, type Thing, THINGS } from "./_fake_api_server.ts";
 import { waitUntil } from "./_wait.ts";
+import { ResourceValidationError } from "../api/mod.ts";
+import { createLogger, type LogFields, type LogLevel } from "../log.ts";
 import { type DeleteInfo, Informer, type InformerOptions } from "./informer.ts";
 import { KubeTransport } from "./transport.ts";
 
@@ -197,5 +199,76 @@ Deno.test("Informer skips objects that do not decode and keeps watching", async 
     await informer.stop();
     transport.close();
     await server.close();
+  }
+});
+
+Deno.test("Informer logs what an operator needs: synced, watch started, failures with backoff, 410 relists, invalid fields", async () => {
+  const lines: { level: LogLevel; msg: string; fields: LogFields }[] = [];
+  const logger = createLogger((level, msg, fields = {}) => lines.push({ level, msg, fields }));
+  const messages = (level: LogLevel) => lines.filter((l) => l.level === level).map((l) => l.msg);
+  await using t = setup({
+    logger,
+    backoff: { initialMs: 20, maxMs: 50 },
+    name: "things",
+  });
+  const transport = new KubeTransport(t.server.kubeConfig());
+  const informer = new Informer(transport, {
+    ...THINGS,
+    decode: (raw) => {
+      const thing = THINGS.decode(raw);
+      if ((thing.spec?.value ?? 0) < 0) {
+        throw new ResourceValidationError(`Thing "${thing.metadata.name}"`, [
+          "spec.value: must not be negative",
+        ]);
+      }
+      return thing;
+    },
+  }, { namespace: "dev", logger, name: "validated" });
+  try {
+    t.server.put("a", 1);
+    t.server.failNext(500);
+    t.informer.start();
+    await t.informer.waitForSync();
+    await waitUntil(() => t.server.watchers === 1, "the watch");
+    const failed = lines.find((l) => l.msg === "list/watch failed, backing off")!;
+    assert.equal(failed.level, "warn");
+    assert.equal(typeof failed.fields.delayMs, "number");
+    const synced = lines.find((l) => l.msg === "informer synced")!;
+    assert.deepEqual([synced.level, synced.fields.informer, synced.fields.objects], [
+      "info",
+      "things",
+      1,
+    ]);
+    await waitUntil(() => messages("info").includes("watch started"), "the watch log");
+
+    // A routine reconnect (server timeout) is not worth an info line. (The watch must have
+    // delivered an event: one closed at once without any counts as a failure.)
+    t.server.put("c", 3);
+    await waitUntil(() => t.informer.store.has("dev/c"), "an event");
+    const infoBefore = messages("info").length;
+    t.server.closeWatches();
+    await waitUntil(() => messages("debug").includes("watch started"), "the reconnect");
+    assert.equal(messages("info").length, infoBefore);
+
+    t.server.put("b", 2, { silent: true });
+    t.server.compact();
+    t.server.expireWatches();
+    await waitUntil(() => messages("info").includes("informer relisted"), "the relist");
+    assert.ok(messages("info").includes("watch expired (410), relisting"));
+    const relisted = lines.find((l) => l.msg === "informer relisted")!;
+    assert.deepEqual([relisted.fields.added, relisted.fields.deleted], [1, 0]);
+
+    t.server.put("bad", -1);
+    informer.start();
+    await informer.waitForSync();
+    const rejected = lines.find((l) => l.msg === "object does not decode, skipped")!;
+    assert.equal(rejected.level, "warn");
+    assert.deepEqual([rejected.fields.object, rejected.fields.problems], [
+      "dev/bad",
+      ["spec.value: must not be negative"],
+    ]);
+  } finally {
+    await informer.stop();
+    transport.close();
   }
 });
