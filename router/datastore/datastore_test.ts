@@ -1,4 +1,5 @@
-import { deepEqual, equal } from "node:assert/strict";
+import { deepEqual, equal, ok } from "node:assert/strict";
+import { deleteEvent, type DiscoveryEvent, upsertEvent } from "../discovery/source.ts";
 import { modelRoute, modelServer, pod } from "../testing/objects.ts";
 import type { DatastoreChange } from "./datastore.ts";
 import { Datastore } from "./datastore.ts";
@@ -207,4 +208,171 @@ Deno.test("isPodReady: Running, Ready=True, an IP, not deleting", () => {
     ["no status", { metadata: { name: "p" } }, false],
   ];
   for (const [name, p, want] of cases) equal(isPodReady(p), want, name);
+});
+
+/** What a table row expects after its batches (only the parts it names are compared). */
+interface Expected {
+  /** Route names per model or LoRA name (`routesForModel`, else `routesForLora`). */
+  routes?: Record<string, string[]>;
+  /** Endpoint names per ModelServer key; `null`: the server is unknown. */
+  endpoints?: Record<string, string[] | null>;
+  /** Pod keys present (`pod(key)`), and absent. */
+  pods?: { present?: string[]; absent?: string[] };
+  /** The last change handed to listeners, as sorted arrays. */
+  change?: { routes?: string[]; servers?: string[]; pods?: string[]; podsGone?: string[] };
+  /** Batches that changed something (listener calls = generation). */
+  generation: number;
+  synced?: string[];
+}
+
+Deno.test("event API: the datastore applies upserts, deletes and sync markers from sources", async (t) => {
+  const chat = modelRoute("chat", {
+    modelName: "chat",
+    loraAdapters: ["chat-lora"],
+    rules: [{ targetModels: [{ modelServerName: "engines" }] }],
+  });
+  const engines = modelServer("engines", { workloadSelector: { matchLabels: { app: "chat" } } });
+  const ready = pod("e-0", { labels: { app: "chat" } });
+  const unready = pod("e-0", { labels: { app: "chat" }, ready: false });
+  const other = pod("e-1", { labels: { app: "other" } });
+
+  const table: {
+    name: string;
+    batches: DiscoveryEvent[][];
+    synced?: string[];
+    expect: Expected;
+  }[] = [
+    {
+      name: "an empty batch changes nothing and notifies nobody",
+      batches: [[]],
+      expect: { generation: 0, routes: { chat: [] } },
+    },
+    {
+      name: "a route is indexed by model and LoRA name",
+      batches: [[upsertEvent("ModelRoute", chat)]],
+      expect: {
+        generation: 1,
+        routes: { chat: ["chat"], "chat-lora": ["chat"] },
+        change: { routes: ["default/chat"], servers: [], pods: [], podsGone: [] },
+      },
+    },
+    {
+      name: "a route deleted in a later batch leaves both indexes",
+      batches: [[upsertEvent("ModelRoute", chat)], [deleteEvent("ModelRoute", "default/chat")]],
+      expect: { generation: 2, routes: { chat: [], "chat-lora": [] } },
+    },
+    {
+      name: "upsert then delete in one batch nets out, and the change still names it",
+      batches: [[upsertEvent("ModelRoute", chat), deleteEvent("ModelRoute", chat)]],
+      expect: { generation: 1, routes: { chat: [] }, change: { routes: ["default/chat"] } },
+    },
+    {
+      name: "a server selects ready matching pods, whatever the order in the batch",
+      batches: [[
+        upsertEvent("Pod", ready),
+        upsertEvent("Pod", other),
+        upsertEvent("ModelServer", engines),
+      ]],
+      expect: {
+        generation: 1,
+        endpoints: { "default/engines": ["e-0"] },
+        pods: { present: ["default/e-0", "default/e-1"] },
+        change: {
+          servers: ["default/engines"],
+          pods: ["default/e-0", "default/e-1"],
+          podsGone: [],
+        },
+      },
+    },
+    {
+      name: "a pod that stops being ready leaves the endpoints and is reported gone",
+      batches: [
+        [upsertEvent("ModelServer", engines), upsertEvent("Pod", ready)],
+        [upsertEvent("Pod", unready)],
+      ],
+      expect: {
+        generation: 2,
+        endpoints: { "default/engines": [] },
+        pods: { present: ["default/e-0"] },
+        change: { servers: [], pods: ["default/e-0"], podsGone: ["default/e-0"] },
+      },
+    },
+    {
+      name: "a deleted pod is gone; deleting by object keys it like the upsert",
+      batches: [
+        [upsertEvent("ModelServer", engines), upsertEvent("Pod", ready)],
+        [deleteEvent("Pod", { metadata: { name: "e-0" } })],
+      ],
+      expect: {
+        generation: 2,
+        endpoints: { "default/engines": [] },
+        pods: { absent: ["default/e-0"] },
+        change: { pods: ["default/e-0"], podsGone: ["default/e-0"] },
+      },
+    },
+    {
+      name: "a pod that was never ready is not reported gone",
+      batches: [[upsertEvent("Pod", unready)], [deleteEvent("Pod", unready)]],
+      expect: { generation: 2, change: { pods: ["default/e-0"], podsGone: [] } },
+    },
+    {
+      name: "a deleted server is unknown, its pods stay",
+      batches: [
+        [upsertEvent("ModelServer", engines), upsertEvent("Pod", ready)],
+        [deleteEvent("ModelServer", engines)],
+      ],
+      expect: {
+        generation: 2,
+        endpoints: { "default/engines": null },
+        pods: { present: ["default/e-0"] },
+        change: { servers: ["default/engines"], pods: [] },
+      },
+    },
+    {
+      name: "deleting what was never there is harmless (a source's tombstone after a restart)",
+      batches: [[deleteEvent("Pod", "default/nobody"), deleteEvent("ModelRoute", "x/y")]],
+      expect: { generation: 1, pods: { absent: ["default/nobody"] }, routes: { chat: [] } },
+    },
+    {
+      name: "sync markers are per source",
+      batches: [],
+      synced: ["files"],
+      expect: { generation: 0, synced: ["files"] },
+    },
+  ];
+
+  const sorted = (set: ReadonlySet<string> | undefined) => [...(set ?? [])].sort();
+  for (const row of table) {
+    await t.step(row.name, () => {
+      const store = new Datastore();
+      let last: DatastoreChange | undefined;
+      let calls = 0;
+      store.onChange((c) => {
+        last = c;
+        calls++;
+      });
+      for (const batch of row.batches) store.apply(batch);
+      for (const source of row.synced ?? []) store.markSynced(source);
+      const e = row.expect;
+      equal(store.generation, e.generation, "generation");
+      equal(calls, e.generation, "listener calls");
+      for (const [name, want] of Object.entries(e.routes ?? {})) {
+        const found = store.routesForModel(name).length > 0
+          ? store.routesForModel(name)
+          : store.routesForLora(name);
+        deepEqual(found.map((r) => r.metadata.name), want, `routes of ${name}`);
+      }
+      for (const [key, want] of Object.entries(e.endpoints ?? {})) {
+        const view = store.server(key);
+        deepEqual(view ? names(view.endpoints) : null, want, `endpoints of ${key}`);
+      }
+      for (const key of e.pods?.present ?? []) ok(store.pod(key), `pod ${key} present`);
+      for (const key of e.pods?.absent ?? []) equal(store.pod(key), undefined, `pod ${key} absent`);
+      for (const [part, want] of Object.entries(e.change ?? {})) {
+        deepEqual(sorted(last?.[part as keyof DatastoreChange]), want, `change.${part}`);
+      }
+      for (const source of e.synced ?? []) ok(store.hasSynced(source), `${source} synced`);
+      equal(store.hasSynced("kubernetes"), false);
+    });
+  }
 });

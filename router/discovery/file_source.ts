@@ -21,7 +21,14 @@ import type { ModelRoute, ModelServer } from "@kthena/shared/api";
 import { objectKey, type Pod } from "../datastore/pod.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { isPodObject, parsePod } from "./pod_object.ts";
-import type { DiscoveryEvent, DiscoveryKind, DiscoverySink, DiscoverySource } from "./source.ts";
+import {
+  deleteEvent,
+  type DiscoveryEvent,
+  type DiscoveryKind,
+  type DiscoverySink,
+  type DiscoverySource,
+  upsertEvent,
+} from "./source.ts";
 
 /** A delivered object. */
 type Delivered =
@@ -315,7 +322,7 @@ export class FileSource implements DiscoverySource {
     const events: DiscoveryEvent[] = [];
     for (const [id, d] of this.#delivered) {
       if (!wanted.has(id)) {
-        events.push({ type: "delete", kind: d.kind, key: d.key });
+        events.push(deleteEvent(d.kind, d.key));
         this.#delivered.delete(id);
         this.#firstSeen.delete(id);
       }
@@ -349,14 +356,14 @@ export class FileSource implements DiscoverySource {
       const object = pod.metadata?.creationTimestamp === undefined
         ? { ...pod, metadata: { ...pod.metadata, creationTimestamp: stamp } }
         : pod;
-      return { type: "upsert", kind: "Pod", object };
+      return upsertEvent("Pod", object);
     }
     const meta = item.object.metadata;
     const metadata = meta.creationTimestamp === undefined
       ? { ...meta, creationTimestamp: stamp }
       : meta;
     return item.kind === "ModelRoute"
-      ? { type: "upsert", kind: "ModelRoute", object: { ...item.object, metadata } }
-      : { type: "upsert", kind: "ModelServer", object: { ...item.object, metadata } };
+      ? upsertEvent("ModelRoute", { ...item.object, metadata })
+      : upsertEvent("ModelServer", { ...item.object, metadata });
   }
 }

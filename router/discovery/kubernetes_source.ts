@@ -11,6 +11,12 @@
  * afterwards every event is applied as it comes, coalesced per microtask so a burst (a relist,
  * a rollout) becomes one datastore rebuild.
  *
+ * Logging (the `log` option): the informers report their first sync, watches (re)started after
+ * a relist or a failure, relists after a 410, failures with the backoff chosen, and objects
+ * the API server accepted but the router's schema rejects, with the field at fault (the
+ * previous state of such an object stays in use). The source itself reports start, the
+ * consistent first state and a sync that times out.
+ *
  * @module
  */
 import { MODEL_ROUTE, MODEL_SERVER, type ModelRoute, type ModelServer } from "@kthena/shared/api";
@@ -19,11 +25,18 @@ import {
   type Informer,
   type KubeClient,
   type KubeObject,
-  objectKey,
   PODS,
 } from "@kthena/shared/k8s";
 import type { Pod } from "../datastore/pod.ts";
-import type { DiscoveryEvent, DiscoveryKind, DiscoverySink, DiscoverySource } from "./source.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import {
+  deleteEvent,
+  type DiscoveryEvent,
+  type DiscoveryKind,
+  type DiscoverySink,
+  type DiscoverySource,
+  upsertEvent,
+} from "./source.ts";
 
 /** Options of {@linkcode KubernetesSource}. */
 export interface KubernetesSourceOptions {
@@ -32,6 +45,8 @@ export interface KubernetesSourceOptions {
   namespace?: string;
   /** How long to wait for the first list of every informer. Default 2 min. */
   syncTimeoutMs?: number;
+  /** Where the source and its informers report; nothing when absent. */
+  log?: Logger;
 }
 
 /**
@@ -39,9 +54,9 @@ export interface KubernetesSourceOptions {
  *
  * @example
  * ```ts ignore
- * import { KubeClient } from "@kthena/shared/k8s";
+ * import { jsonLogger, KubeClient } from "@kthena/shared/k8s";
  * import { KubernetesSource } from "./kubernetes_source.ts";
- * const source = new KubernetesSource({ client: KubeClient.load() });
+ * const source = new KubernetesSource({ client: KubeClient.load(), log: jsonLogger("info") });
  * await source.start(datastore);
  * ```
  */
@@ -51,14 +66,22 @@ export class KubernetesSource implements DiscoverySource {
   readonly servers: Informer<ModelServer & KubeObject>;
   readonly pods: Informer<Pod & KubeObject>;
   readonly #syncTimeoutMs: number;
+  readonly #log: Logger;
+  readonly #namespace: string | undefined;
   #pending: DiscoveryEvent[] = [];
   #flushScheduled = false;
   #live = false;
   #sink: DiscoverySink | undefined;
   readonly #unsubscribe: (() => void)[] = [];
 
+  /** @param opts Client, namespace, sync timeout, log. */
   constructor(opts: KubernetesSourceOptions) {
-    const scope = opts.namespace ? { namespace: opts.namespace } : {};
+    this.#log = opts.log ?? silentLogger;
+    this.#namespace = opts.namespace;
+    const scope = {
+      ...(opts.namespace ? { namespace: opts.namespace } : {}),
+      logger: this.#log,
+    };
     this.routes = opts.client.informer(customResource<ModelRoute & KubeObject>(MODEL_ROUTE), scope);
     this.servers = opts.client.informer(
       customResource<ModelServer & KubeObject>(MODEL_SERVER),
@@ -71,33 +94,40 @@ export class KubernetesSource implements DiscoverySource {
   /** Starts the informers; resolves once the first state is in the datastore. */
   async start(sink: DiscoverySink): Promise<void> {
     this.#sink = sink;
-    this.#watch("ModelRoute", this.routes);
-    this.#watch("ModelServer", this.servers);
-    this.#watch("Pod", this.pods);
+    this.#watch("ModelRoute", this.routes, (o) => upsertEvent("ModelRoute", o));
+    this.#watch("ModelServer", this.servers, (o) => upsertEvent("ModelServer", o));
+    this.#watch("Pod", this.pods, (o) => upsertEvent("Pod", o));
+    this.#log.info("kubernetes discovery starting", {
+      namespace: this.#namespace ?? "(all)",
+      informers: this.#informers().map((i) => i.name),
+    });
     for (const i of this.#informers()) i.start();
-    await Promise.all(this.#informers().map((i) => i.waitForSync(this.#syncTimeoutMs)));
+    try {
+      await Promise.all(this.#informers().map((i) => i.waitForSync(this.#syncTimeoutMs)));
+    } catch (e) {
+      // Name the informers still waiting: usually missing RBAC or CRDs not installed, which
+      // their own "list/watch failed" warnings explain.
+      this.#log.error("kubernetes discovery did not sync", {
+        timeoutMs: this.#syncTimeoutMs,
+        waiting: this.#informers().filter((i) => !i.hasSynced()).map((i) => i.name),
+      });
+      throw e;
+    }
     // One consistent first batch from the caches; nothing can interleave with this block.
     const first: DiscoveryEvent[] = [
-      ...this.servers.store.list().map((object) => ({
-        type: "upsert" as const,
-        kind: "ModelServer" as const,
-        object,
-      })),
-      ...this.pods.store.list().map((object) => ({
-        type: "upsert" as const,
-        kind: "Pod" as const,
-        object,
-      })),
-      ...this.routes.store.list().map((object) => ({
-        type: "upsert" as const,
-        kind: "ModelRoute" as const,
-        object,
-      })),
+      ...this.servers.store.list().map((object) => upsertEvent("ModelServer", object)),
+      ...this.pods.store.list().map((object) => upsertEvent("Pod", object)),
+      ...this.routes.store.list().map((object) => upsertEvent("ModelRoute", object)),
     ];
     this.#pending = [];
     this.#live = true;
     sink.apply(first);
     sink.markSynced(this.name);
+    this.#log.info("kubernetes discovery synced", {
+      modelRoutes: this.routes.store.size,
+      modelServers: this.servers.store.size,
+      pods: this.pods.store.size,
+    });
   }
 
   /** Stops the informers. */
@@ -111,13 +141,17 @@ export class KubernetesSource implements DiscoverySource {
     return [this.routes, this.servers, this.pods] as Informer<KubeObject>[];
   }
 
-  #watch<T extends KubeObject>(kind: DiscoveryKind, informer: Informer<T>): void {
-    const upsert = (object: T) =>
-      this.#push({ type: "upsert", kind, object } as unknown as DiscoveryEvent);
+  /** `toUpsert` is per kind (not derived from `kind`) so that each call site is type-checked. */
+  #watch<T extends KubeObject>(
+    kind: DiscoveryKind,
+    informer: Informer<T>,
+    toUpsert: (object: T) => DiscoveryEvent,
+  ): void {
+    const upsert = (object: T) => this.#push(toUpsert(object));
     this.#unsubscribe.push(informer.addHandler({
       onAdd: upsert,
       onUpdate: (_, object) => upsert(object),
-      onDelete: (object) => this.#push({ type: "delete", kind, key: objectKey(object) }),
+      onDelete: (object) => this.#push(deleteEvent(kind, object)),
     }));
   }
 
