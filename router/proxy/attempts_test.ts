@@ -1,5 +1,5 @@
 import { deepEqual, equal } from "node:assert/strict";
-import { endpoint } from "../scheduler/_test_util.ts";
+import { endpoint } from "../testing/scheduler.ts";
 import { type AttemptResult, headerTimeoutMs, retryPolicy, runAttempts } from "./attempts.ts";
 import { type Failure, isRetryable } from "./leg.ts";
 import { modelServer } from "../testing/objects.ts";

@@ -7,7 +7,7 @@ import {
   SseUsageFilter,
   usageFromBody,
 } from "./relay.ts";
-import { endpoint } from "../scheduler/_test_util.ts";
+import { endpoint } from "../testing/scheduler.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

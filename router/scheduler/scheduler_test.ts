@@ -1,7 +1,7 @@
 import { deepEqual, equal } from "node:assert/strict";
 import type { PdTopology } from "../datastore/datastore.ts";
 import type { Endpoint } from "../datastore/endpoint.ts";
-import { context, endpoint } from "./_test_util.ts";
+import { context, endpoint } from "../testing/scheduler.ts";
 import { LeastRequest } from "./plugins/least_request.ts";
 import { MaxScorePicker } from "./plugins/max_score_picker.ts";
 import { RandomScorer } from "./plugins/random.ts";

@@ -1,6 +1,6 @@
 import { deepEqual, throws } from "node:assert/strict";
 import type { EngineMetrics } from "../types.ts";
-import { context, endpoint } from "../_test_util.ts";
+import { context, endpoint } from "../../testing/scheduler.ts";
 import { LeastRequest } from "./least_request.ts";
 
 Deno.test("least-request score table", () => {

@@ -1,5 +1,5 @@
 import { deepEqual } from "node:assert/strict";
-import { context, endpoint } from "../_test_util.ts";
+import { context, endpoint } from "../../testing/scheduler.ts";
 import { MaxScorePicker } from "./max_score_picker.ts";
 
 Deno.test("max-score picker table: highest first, limit, ties by the random draw", () => {

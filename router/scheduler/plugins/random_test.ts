@@ -1,5 +1,5 @@
 import { deepEqual, equal } from "node:assert/strict";
-import { context, endpoint } from "../_test_util.ts";
+import { context, endpoint } from "../../testing/scheduler.ts";
 import { RandomScorer } from "./random.ts";
 
 Deno.test("random score table: one draw per endpoint, in order", () => {

@@ -1,11 +1,13 @@
 /**
- * Helpers for the scheduler's tests: endpoints and a scheduling context over fixed state.
+ * Helpers for the scheduler's and the proxy's tests: endpoints and a scheduling context over
+ * fixed state. (In testing/ with the other test helpers, where tests/layering_test.ts keeps product
+ * modules from importing it.)
  *
  * @module
  */
 import { type Endpoint, makeEndpoint, type PdRole } from "../datastore/endpoint.ts";
-import { pod } from "../testing/objects.ts";
-import type { EngineMetrics, SchedulingContext } from "./types.ts";
+import { pod } from "./objects.ts";
+import type { EngineMetrics, SchedulingContext } from "../scheduler/types.ts";
 
 /** An endpoint named `name` (optionally with a PD role and group). */
 export function endpoint(name: string, pd?: { role: PdRole; group: string }): Endpoint {
