@@ -166,3 +166,45 @@ Deno.test("layering: findCycles finds one shortest cycle per strongly connected 
     1,
   );
 });
+
+Deno.test("layering: loadImportGraph walks a repository, skips dependencies and caches, resolves aliases", async () => {
+  const root = await Deno.makeTempDir({ prefix: "kthena-layering-" });
+  const write = async (path: string, text: string) => {
+    await Deno.mkdir(`${root}/${path.slice(0, path.lastIndexOf("/"))}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${path}`, text);
+  };
+  try {
+    await write(
+      "deno.json",
+      JSON.stringify({ workspace: ["./shared", "./router"], imports: { "#cfg/": "./config/" } }),
+    );
+    await write(
+      "shared/deno.json",
+      JSON.stringify({ name: "@x/shared", exports: { "./k": "./k.ts" } }),
+    );
+    await write("router/deno.json", JSON.stringify({ name: "@x/router", exports: "./main.ts" }));
+    await write("shared/k.ts", 'import { r } from "@x/router";\nexport const k = r;\n');
+    await write(
+      "router/main.ts",
+      'import { k } from "@x/shared/k";\nimport "#cfg/a.ts";\nexport const r = k;\n',
+    );
+    await write("config/a.ts", "export {};\n");
+    for (
+      const skipped of ["node_modules/p/i.ts", ".cache/c.ts", "cov/c.ts", "dist/d.ts", ".git/g.ts"]
+    ) {
+      await write(skipped, 'import "../../router/main.ts";\n');
+    }
+    const graph = await loadImportGraph(root);
+    deepEqual([...graph.keys()].sort(), ["config/a.ts", "router/main.ts", "shared/k.ts"]);
+    deepEqual(graph.get("router/main.ts"), [
+      { specifier: "@x/shared/k", target: "shared/k.ts", typeOnly: false },
+      { specifier: "#cfg/a.ts", target: "config/a.ts", typeOnly: false },
+    ]);
+    deepEqual(checkLayering(graph), [
+      'shared/k.ts imports "@x/router" (router/main.ts): shared/ must not import router/',
+      "import cycle among product files: router/main.ts -> shared/k.ts -> router/main.ts",
+    ]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
