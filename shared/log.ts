@@ -125,7 +125,11 @@ const encoder = new TextEncoder();
 /** Writes all of `bytes` to stderr (`writeSync` may write less than asked on a pipe). */
 function writeStderr(bytes: Uint8Array): void {
   let rest = bytes;
-  while (rest.length > 0) rest = rest.subarray(Deno.stderr.writeSync(rest));
+  while (rest.length > 0) {
+    const written = Deno.stderr.writeSync(rest);
+    if (written <= 0) return; // a closed stderr: nowhere left to say anything
+    rest = rest.subarray(written);
+  }
 }
 
 /**

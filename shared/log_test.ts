@@ -64,3 +64,20 @@ Deno.test("isLogLevel and silentLogger", () => {
   silentLogger.error("dropped");
   silentLogger("error", "dropped");
 });
+
+Deno.test("jsonLogger: by default whole lines go to stderr, nothing to stdout", async () => {
+  const url = new URL("./log.ts", import.meta.url).href;
+  const script = `import { jsonLogger } from "${url}";
+const log = jsonLogger("info");
+for (let i = 0; i < 200; i++) log.info("line", { i, pad: "x".repeat(1000) });`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  ok(out.success, new TextDecoder().decode(out.stderr));
+  equal(out.stdout.length, 0);
+  const lines = new TextDecoder().decode(out.stderr).trimEnd().split("\n");
+  equal(lines.length, 200);
+  deepEqual(lines.map((l) => JSON.parse(l).i), [...Array(200).keys()]);
+});
