@@ -13,9 +13,9 @@
  *
  * Logging (the `log` option): the informers report their first sync, watches (re)started after
  * a relist or a failure, relists after a 410, failures with the backoff chosen, and objects
- * the API server accepted but the router's schema rejects, with the field at fault (the
- * previous state of such an object stays in use). The source itself reports start, the
- * consistent first state and a sync that times out.
+ * the API server accepted but the router's schema rejects, with the field at fault (such an
+ * object is skipped: after a watch event its previous state stays, after a relist it is gone).
+ * The source itself reports start, the consistent first state and a sync that times out.
  *
  * @module
  */

@@ -32,10 +32,10 @@
  * @module
  */
 import { ResourceValidationError } from "../api/mod.ts";
+import { type Logger, silentLogger } from "../log.ts";
 import { type ApiResource, resourcePath } from "./api_resource.ts";
 import { Backoff, sleep } from "./backoff.ts";
 import { isGone, kubeErrorFrom } from "./errors.ts";
-import { type Logger, silentLogger } from "../log.ts";
 import { type KubeObject, objectKey } from "./object.ts";
 import { type IndexFunc, Store } from "./store.ts";
 import type { KubeTransport } from "./transport.ts";
