@@ -15,6 +15,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { Datastore } from "./datastore/datastore.ts";
 import { Errors, RouterError } from "./http/errors.ts";
 import { type InferenceDeps, InferenceHandler } from "./http/inference.ts";
+import type { ListenerEnv } from "./http/node_server.ts";
 
 /** What the app needs. */
 export interface AppDeps extends InferenceDeps {
@@ -104,9 +105,11 @@ export function createApp(deps: AppDeps): Hono {
       // bodyLimit may have replaced the request; the copy's signal follows the original's.
       const req = c.req.raw;
       const requestId = requestIdOf(req);
+      // The listener has read the body already (node_server.ts); app.request() has not.
+      const given = (c.env as Partial<ListenerEnv> | undefined)?.bodyText;
       let bodyText: string;
       try {
-        bodyText = await req.text();
+        bodyText = given ?? await req.text();
       } catch (e) {
         return Errors.invalidJson(`body could not be read: ${(e as Error).message}`)
           .toResponse({ "x-request-id": requestId });

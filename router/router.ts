@@ -1,9 +1,7 @@
 /**
  * Assembles the router: datastore, discovery sources, scheduler (from the configuration),
- * metrics, access log and the Hono app; and serves it with `Deno.serve`.
- *
- * Run with `--unstable-no-legacy-abort`: without it Deno 2.9 fires `request.signal` after every
- * successful response too, which would abort engine legs that are still needed.
+ * metrics, access log, the engine client and the Hono app; and serves it on the `node:http`
+ * listener of `http/node_server.ts` (why not `Deno.serve`: see there).
  *
  * @module
  */
@@ -16,6 +14,15 @@ import type { AccessLogSink } from "./http/access_log.ts";
 import type { AdmissionPolicy } from "./http/admission.ts";
 import { type Logger, silentLogger } from "./log.ts";
 import { RouterMetrics } from "./metrics/router_metrics.ts";
+import { DEFAULT_TIMEOUTS, type TimeoutDefaults } from "./proxy/attempts.ts";
+import { EngineClient, type EngineClientOptions } from "./proxy/engine_client.ts";
+import {
+  DEFAULT_LISTENER_TIMEOUTS,
+  defaultMaxConnections,
+  type ListenerLimits,
+  serveNode,
+} from "./http/node_server.ts";
+import type { EngineMetrics } from "./scheduler/types.ts";
 import { InFlightCounter } from "./scheduler/in_flight.ts";
 import { buildProfile } from "./scheduler/profile.ts";
 import { PluginRegistry } from "./scheduler/registry.ts";
@@ -52,6 +59,12 @@ export interface RouterOptions {
   readonly admission?: readonly AdmissionPolicy[];
   /** Middleware on `/v1/*` before the body is read (authentication). */
   readonly middleware?: readonly MiddlewareHandler[];
+  /** Leg timeouts where a ModelServer sets none. @default DEFAULT_TIMEOUTS */
+  readonly timeouts?: TimeoutDefaults;
+  /** The engine connection pool. */
+  readonly engineClient?: EngineClientOptions;
+  /** Live engine state per pod key, for scheduler plugins (the seam for metric scraping). */
+  readonly engineMetrics?: (podKey: string) => EngineMetrics | undefined;
 }
 
 /** A router not yet serving: drive `app` in process, or call {@linkcode serveRouter}. */
@@ -62,6 +75,12 @@ export interface Router {
   readonly inFlight: InFlightCounter;
   readonly scheduler: Scheduler;
   readonly sources: readonly DiscoverySource[];
+  /** The engine legs' client. */
+  readonly engineClient: EngineClient;
+  /** Largest request body, bytes. */
+  readonly maxBodyBytes: number;
+  /** The access-log sink, if any. */
+  readonly accessLog?: AccessLogSink;
   /** Starts every source; resolves once all have delivered their initial state. */
   startSources(): Promise<void>;
   /** Stops every source. */
@@ -96,17 +115,22 @@ export function createRouter(options: RouterOptions): Router {
   const datastore = new Datastore();
   const inFlight = new InFlightCounter();
   const sources = options.sources ?? [];
+  const engineClient = new EngineClient(options.engineClient);
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const deps: AppDeps = {
     datastore,
+    engineClient,
+    timeouts: options.timeouts ?? DEFAULT_TIMEOUTS,
     scheduler,
     inFlight,
     metrics,
-    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    maxBodyBytes,
     isReady: () => sources.every((s) => datastore.hasSynced(s.name)),
     ...(options.accessLog ? { accessLog: options.accessLog } : {}),
     ...(options.random ? { random: options.random } : {}),
     ...(options.admission ? { admission: options.admission } : {}),
     ...(options.middleware ? { middleware: options.middleware } : {}),
+    ...(options.engineMetrics ? { engineMetrics: options.engineMetrics } : {}),
   };
   const app = createApp(deps);
   return {
@@ -116,6 +140,9 @@ export function createRouter(options: RouterOptions): Router {
     inFlight,
     scheduler,
     sources,
+    engineClient,
+    maxBodyBytes,
+    ...(options.accessLog ? { accessLog: options.accessLog } : {}),
     startSources: async () => {
       await Promise.all(sources.map((s) => s.start(datastore)));
     },
@@ -126,7 +153,7 @@ export function createRouter(options: RouterOptions): Router {
 }
 
 /** Where and how to listen. */
-export interface ServeOptions {
+export interface ServeOptions extends Partial<Omit<ListenerLimits, "maxBodyBytes">> {
   /** @default "127.0.0.1" */
   readonly hostname?: string;
   /** 0 picks a free port. @default 8080 */
@@ -161,26 +188,27 @@ export async function serveRouter(
 ): Promise<RunningRouter> {
   const log = options.log ?? silentLogger;
   const hostname = options.hostname ?? "127.0.0.1";
-  const server = Deno.serve({
+  const server = await serveNode({
     hostname,
     port: options.port ?? 8080,
-    onListen: () => {},
-    onError: (e) => {
-      log("error", "unhandled error", { error: String(e) });
-      return new Response(
-        JSON.stringify({
-          error: { message: "internal error", type: "server_error", param: null, code: null },
-        }),
-        { status: 500, headers: { "content-type": "application/json" } },
-      );
-    },
-  }, router.app.fetch);
-  const port = server.addr.port;
+    maxConnections: options.maxConnections ?? defaultMaxConnections(),
+    headerTimeoutMs: options.headerTimeoutMs ?? DEFAULT_LISTENER_TIMEOUTS.headerTimeoutMs,
+    bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_LISTENER_TIMEOUTS.bodyTimeoutMs,
+    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_LISTENER_TIMEOUTS.idleTimeoutMs,
+    maxBodyBytes: router.maxBodyBytes,
+    fetch: (request, env) => router.app.fetch(request, env),
+    onShed: () => router.metrics.connectionShed(),
+    onConnections: (open) => router.metrics.setOpenConnections(open),
+    onError: (e) => log("error", "unhandled error", { error: String(e) }),
+    ...(router.accessLog ? { onRejected: router.accessLog } : {}),
+  });
+  const port = server.port;
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   try {
     await router.startSources();
   } catch (e) {
     await server.shutdown();
+    router.engineClient.close();
     throw e;
   }
   let closing: Promise<void> | undefined;
@@ -192,6 +220,7 @@ export async function serveRouter(
       closing ??= (async () => {
         await router.stopSources();
         await server.shutdown();
+        router.engineClient.close();
       })(),
   };
 }

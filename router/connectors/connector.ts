@@ -11,6 +11,7 @@
 import type { KvConnectorType } from "@kthena/shared/api";
 import type { Endpoint } from "../datastore/endpoint.ts";
 import type { AttemptResult } from "../proxy/attempts.ts";
+import type { EngineClient, LegTimeouts } from "../proxy/engine_client.ts";
 import type { JsonObject } from "../proxy/bodies.ts";
 import type { HeaderPairs } from "../proxy/forward_headers.ts";
 import { type Failure, LegError, readLegText, sendLeg, statusFailure } from "../proxy/leg.ts";
@@ -47,8 +48,10 @@ export interface PdAttempt {
   readonly decodeBody: JsonObject;
   /** Aborts the attempt (client gone). */
   readonly signal: AbortSignal;
-  /** The ModelServer's timeout until response headers, per leg. */
-  readonly timeoutMs: number | undefined;
+  /** The engine client (connection pool). */
+  readonly client: EngineClient;
+  /** Per-leg timeouts (first body byte, between chunks). */
+  readonly timeouts: LegTimeouts;
   /** Leg bookkeeping. */
   readonly legs: LegHooks;
 }
@@ -122,12 +125,13 @@ export async function sendPdLeg(
   try {
     const res = await sendLeg({
       leg: role,
+      client: a.client,
       endpoint,
       path: a.path,
       headers: a.headers,
       body: body(),
       signal,
-      timeoutMs: a.timeoutMs,
+      timeouts: a.timeouts,
     });
     if (res.ok) return { ok: true, res, end };
     const failure = await statusFailure(res, role, endpoint);

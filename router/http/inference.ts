@@ -17,11 +17,13 @@ import type { RouterMetrics } from "../metrics/router_metrics.ts";
 import {
   type AttemptResult,
   DEFAULT_MAX_TRIES,
-  headerTimeoutMs,
+  legTimeouts,
   retryPolicy,
   runAttempts,
   type RunOutcome,
+  type TimeoutDefaults,
 } from "../proxy/attempts.ts";
+import type { EngineClient, LegTimeouts } from "../proxy/engine_client.ts";
 import { type JsonObject, prefillBody, withModel, withStreamUsage } from "../proxy/bodies.ts";
 import { forwardHeaders, type HeaderPairs } from "../proxy/forward_headers.ts";
 import { type Failure, LegError, sendLeg, statusFailure } from "../proxy/leg.ts";
@@ -47,9 +49,16 @@ import { parseInferenceRequest } from "./inference_request.ts";
  */
 export const PD_PATHS: ReadonlySet<string> = new Set(["/v1/chat/completions", "/v1/completions"]);
 
+/** The status recorded for a request whose client went away (nginx's convention). */
+const CLIENT_CLOSED = 499;
+
 /** What the handler needs. */
 export interface InferenceDeps {
   readonly datastore: Datastore;
+  /** The engine legs' HTTP client. */
+  readonly engineClient: EngineClient;
+  /** Leg timeouts where a ModelServer sets none. */
+  readonly timeouts: TimeoutDefaults;
   readonly scheduler: Scheduler;
   readonly inFlight: InFlightCounter;
   readonly metrics: RouterMetrics;
@@ -165,7 +174,7 @@ interface Plan {
   readonly pathAndQuery: string;
   readonly headers: HeaderPairs;
   readonly signal: AbortSignal;
-  readonly timeoutMs: number | undefined;
+  readonly timeouts: LegTimeouts;
   readonly request: SchedulingRequest;
 }
 
@@ -286,7 +295,7 @@ export class InferenceHandler {
       pathAndQuery: url.pathname + url.search,
       headers: forwardHeaders(req.headers, call.requestId),
       signal: call.signal,
-      timeoutMs: headerTimeoutMs(view.server),
+      timeouts: this.#timeoutsOf(view.server),
       request,
     };
     let servedBy: () => Endpoint[];
@@ -321,7 +330,9 @@ export class InferenceHandler {
         });
         if (end.outcome === "ok") ex.finish(status, "successful_request");
         else if (end.outcome === "client_closed") {
-          ex.finish(status, "client_closed", {
+          // The client saw (part of) a 2xx answer, but what is recorded is that it left: nginx's
+          // 499, as for a client gone before the answer.
+          ex.finish(CLIENT_CLOSED, "client_closed", {
             type: "client_closed",
             message: "client closed the stream",
           });
@@ -364,12 +375,13 @@ export class InferenceHandler {
       try {
         const res = await sendLeg({
           leg: "engine",
+          client: deps.engineClient,
           endpoint,
           path: plan.pathAndQuery,
           headers: plan.headers,
           body: bodyText,
           signal: plan.signal,
-          timeoutMs: plan.timeoutMs,
+          timeouts: plan.timeouts,
         });
         if (!res.ok) {
           const failure = await statusFailure(res, "engine", endpoint);
@@ -454,7 +466,8 @@ export class InferenceHandler {
             prefillBody: prefill,
             decodeBody,
             signal: plan.signal,
-            timeoutMs: plan.timeoutMs,
+            client: deps.engineClient,
+            timeouts: plan.timeouts,
             legs,
           });
         },
@@ -462,6 +475,15 @@ export class InferenceHandler {
       }),
       servedBy: () => [current.decode, current.prefill],
     };
+  }
+
+  #timeoutsOf(server: ServerView["server"]): LegTimeouts {
+    try {
+      return legTimeouts(server, this.#deps.timeouts);
+    } catch (e) {
+      // A ModelServer annotation that is not a duration: the operator's mistake, named.
+      throw new RouterError(500, (e as Error).message, { category: "internal" });
+    }
   }
 
   /** The answer when every attempt failed. */
@@ -488,7 +510,7 @@ export class InferenceHandler {
     const routerError = failure.kind === "timeout"
       ? Errors.upstreamTimeout(detail)
       : failure.kind === "aborted"
-      ? new RouterError(499, "client closed the request", { category: "client_closed" })
+      ? new RouterError(CLIENT_CLOSED, "client closed the request", { category: "client_closed" })
       : Errors.upstreamUnavailable(detail);
     ex.finish(routerError.status, category, error);
     return routerError.toResponse({ "x-request-id": ex.requestId });

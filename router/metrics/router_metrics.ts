@@ -68,6 +68,27 @@ export interface RequestObservation extends Destination {
   outputTokens?: number;
 }
 
+interface CounterChild {
+  inc(value?: number): void;
+}
+interface HistogramChild {
+  observe(value: number): void;
+}
+interface GaugeChild {
+  inc(): void;
+  dec(): void;
+}
+interface RequestChildren {
+  requests: CounterChild;
+  duration: HistogramChild;
+  ttft: HistogramChild;
+  input: CounterChild;
+  output: CounterChild;
+}
+
+/** Bound of the label-children cache (far above any real label cardinality). */
+const MAX_CACHED_CHILDREN = 10_000;
+
 /** Options of {@linkcode RouterMetrics}. */
 export interface RouterMetricsOptions {
   /** Also export prom-client's process and runtime metrics. @default false */
@@ -99,6 +120,11 @@ export class RouterMetrics {
   readonly #activeDownstream: Gauge;
   readonly #activeUpstream: Gauge;
   readonly #failures: Counter;
+  readonly #shed: Counter;
+  readonly #connections: Gauge;
+  readonly #requestChildren = new Map<string, RequestChildren>();
+  readonly #downstreamChildren = new Map<string, GaugeChild>();
+  readonly #upstreamChildren = new Map<string, GaugeChild>();
 
   /** @param options Options. */
   constructor(options: RouterMetricsOptions = {}) {
@@ -173,6 +199,16 @@ export class RouterMetrics {
       labelNames: ["model_server", "leg", "reason"],
       registers,
     });
+    this.#shed = new Counter({
+      name: "kthena_router_connections_rejected_total",
+      help: "Client connections refused with 503 because the connection cap was reached.",
+      registers,
+    });
+    this.#connections = new Gauge({
+      name: "kthena_router_open_connections",
+      help: "Client connections open.",
+      registers,
+    });
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -189,44 +225,79 @@ export class RouterMetrics {
 
   /** A request for `model` is in flight; returns the function to call when it ends. */
   downstreamStarted(model: string): () => void {
-    this.#activeDownstream.inc({ model });
-    return () => this.#activeDownstream.dec({ model });
+    let child = this.#downstreamChildren.get(model);
+    if (!child) {
+      child = this.#activeDownstream.labels({ model });
+      this.#downstreamChildren.set(model, child);
+    }
+    const c = child;
+    c.inc();
+    return () => c.dec();
   }
 
   /** A leg to an engine started; returns the function to call when it ends. */
   upstreamStarted(modelServer: string, leg: string): () => void {
-    const labels = { model_server: modelServer, leg };
-    this.#activeUpstream.inc(labels);
-    return () => this.#activeUpstream.dec(labels);
+    const key = `${modelServer}\0${leg}`;
+    let child = this.#upstreamChildren.get(key);
+    if (!child) {
+      child = this.#activeUpstream.labels({ model_server: modelServer, leg });
+      this.#upstreamChildren.set(key, child);
+    }
+    const c = child;
+    c.inc();
+    return () => c.dec();
   }
 
   /** Records a finished request. */
   observeRequest(o: RequestObservation): void {
-    const dest = {
-      model_route: o.modelRoute ?? "none",
-      backend_type: o.backendName ? "model_server" : "unresolved",
-      backend_name: o.backendName ?? "none",
-      upstream_model: o.upstreamModel ?? "none",
-    };
+    // prom-client hashes a label object on every call (about 10 µs per request over these
+    // five series); the children are looked up once per label combination instead. The
+    // combinations are bounded (model, route and server come from the routes; path and status
+    // are bounded sets), and the cache is dropped if it ever grows past a bound.
     const path = pathLabel(o.path);
-    const status = String(o.status);
-    this.#requests.inc({
-      model: o.model,
-      path,
-      status_code: status,
-      error_type: o.errorType,
-      ...dest,
-    });
-    this.#duration.observe({ model: o.model, path, status_code: status, ...dest }, o.seconds);
-    if (o.ttftSeconds !== undefined) {
-      this.#ttft.observe({ model: o.model, path, ...dest }, o.ttftSeconds);
+    const key = `${o.model}\0${path}\0${o.status}\0${o.errorType}\0${o.modelRoute ?? ""}\0${
+      o.backendName ?? ""
+    }\0${o.upstreamModel ?? ""}`;
+    let c = this.#requestChildren.get(key);
+    if (!c) {
+      const dest = {
+        model_route: o.modelRoute ?? "none",
+        backend_type: o.backendName ? "model_server" : "unresolved",
+        backend_name: o.backendName ?? "none",
+        upstream_model: o.upstreamModel ?? "none",
+      };
+      const status = String(o.status);
+      c = {
+        requests: this.#requests.labels({
+          model: o.model,
+          path,
+          status_code: status,
+          error_type: o.errorType,
+          ...dest,
+        }),
+        duration: this.#duration.labels({ model: o.model, path, status_code: status, ...dest }),
+        ttft: this.#ttft.labels({ model: o.model, path, ...dest }),
+        input: this.#tokens.labels({ model: o.model, path, token_type: "input", ...dest }),
+        output: this.#tokens.labels({ model: o.model, path, token_type: "output", ...dest }),
+      };
+      if (this.#requestChildren.size >= MAX_CACHED_CHILDREN) this.#requestChildren.clear();
+      this.#requestChildren.set(key, c);
     }
-    if (o.inputTokens) {
-      this.#tokens.inc({ model: o.model, path, token_type: "input", ...dest }, o.inputTokens);
-    }
-    if (o.outputTokens) {
-      this.#tokens.inc({ model: o.model, path, token_type: "output", ...dest }, o.outputTokens);
-    }
+    c.requests.inc();
+    c.duration.observe(o.seconds);
+    if (o.ttftSeconds !== undefined) c.ttft.observe(o.ttftSeconds);
+    if (o.inputTokens) c.input.inc(o.inputTokens);
+    if (o.outputTokens) c.output.inc(o.outputTokens);
+  }
+
+  /** A connection was refused because the listener's cap was reached. */
+  connectionShed(): void {
+    this.#shed.inc();
+  }
+
+  /** The listener's open connections. */
+  setOpenConnections(open: number): void {
+    this.#connections.set(open);
   }
 
   /** Records a prefill or decode leg. */

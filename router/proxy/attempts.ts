@@ -15,7 +15,8 @@
 import type { ModelServer } from "@kthena/shared/api";
 import { parseDuration } from "../config/duration.ts";
 import type { Endpoint } from "../datastore/endpoint.ts";
-import { type Failure, isRetryable } from "./leg.ts";
+import type { LegTimeouts } from "./engine_client.ts";
+import { type Failure, failureOfError, isRetryable } from "./leg.ts";
 
 /** Upstream's implicit number of candidates (its top-N). */
 export const DEFAULT_MAX_TRIES = 5;
@@ -76,14 +77,38 @@ export interface RetryPolicy {
   readonly explicit: boolean;
 }
 
-const policyCache = new WeakMap<ModelServer, { retry?: RetryPolicy; timeoutMs?: number }>();
+interface ServerPolicy {
+  retry?: RetryPolicy;
+  firstByteMs?: number;
+  idleMs?: number;
+}
 
-function cached(server: ModelServer): { retry?: RetryPolicy; timeoutMs?: number } {
+const policyCache = new WeakMap<ModelServer, ServerPolicy>();
+
+/**
+ * The annotation of a ModelServer that sets its stream idle timeout (a Go duration; `0s`: none),
+ * overriding the router's default.
+ */
+export const STREAM_IDLE_TIMEOUT_ANNOTATION = "router.kthena.io/stream-idle-timeout";
+
+function cached(server: ModelServer): ServerPolicy {
   let entry = policyCache.get(server);
   if (!entry) {
     const tp = server.spec.trafficPolicy;
     entry = {};
-    if (tp?.timeout !== undefined) entry.timeoutMs = parseDuration(tp.timeout);
+    if (tp?.timeout !== undefined) entry.firstByteMs = parseDuration(tp.timeout);
+    const idle = server.metadata?.annotations?.[STREAM_IDLE_TIMEOUT_ANNOTATION];
+    if (idle !== undefined) {
+      try {
+        entry.idleMs = parseDuration(idle);
+      } catch (e) {
+        throw new Error(
+          `ModelServer ${server.metadata?.namespace}/${server.metadata?.name}: annotation ${STREAM_IDLE_TIMEOUT_ANNOTATION}: ${
+            (e as Error).message
+          }`,
+        );
+      }
+    }
     if (tp?.retry) {
       entry.retry = {
         tries: 1 + (tp.retry.attempts ?? 0),
@@ -114,17 +139,46 @@ export function retryPolicy(server: ModelServer, candidates: number): RetryPolic
     { tries: Math.max(1, Math.min(candidates, DEFAULT_MAX_TRIES)), intervalMs: 0, explicit: false };
 }
 
+/** The router's default leg timeouts (`--first-byte-timeout`, `--stream-idle-timeout`). */
+export interface TimeoutDefaults {
+  /** Time to the first body byte of a leg. */
+  readonly firstByteMs: number;
+  /** Time between body chunks of a leg. */
+  readonly idleMs: number;
+}
+
 /**
- * The ModelServer's timeout until response headers, in milliseconds (undefined: none).
+ * Defaults of {@linkcode TimeoutDefaults}: 5 minutes to the first byte (a long prompt's
+ * prefill, or a whole non-streamed answer, which vLLM sends at the end), 60 s between chunks.
  *
  * @example
  * ```ts
- * import { headerTimeoutMs } from "./attempts.ts";
- * headerTimeoutMs({ spec: { trafficPolicy: { timeout: "10s" } } } as never); // 10000
+ * import { DEFAULT_TIMEOUTS } from "./attempts.ts";
+ * DEFAULT_TIMEOUTS.idleMs; // 60000
  * ```
  */
-export function headerTimeoutMs(server: ModelServer): number | undefined {
-  return cached(server).timeoutMs;
+export const DEFAULT_TIMEOUTS: TimeoutDefaults = { firstByteMs: 300_000, idleMs: 60_000 };
+
+/**
+ * The leg timeouts for a ModelServer: `trafficPolicy.timeout` bounds the time to the first
+ * body byte of every leg (upstream bounds only the response headers, which vLLM sends at once),
+ * the annotation {@linkcode STREAM_IDLE_TIMEOUT_ANNOTATION} the time between chunks; the
+ * router's defaults fill in what the ModelServer does not say.
+ *
+ * @throws {Error} when the annotation is not a duration (named in the message).
+ * @example
+ * ```ts
+ * import { DEFAULT_TIMEOUTS, legTimeouts } from "./attempts.ts";
+ * legTimeouts({ spec: { trafficPolicy: { timeout: "10s" } } } as never, DEFAULT_TIMEOUTS);
+ * // { firstByteMs: 10000, idleMs: 60000 }
+ * ```
+ */
+export function legTimeouts(server: ModelServer, defaults: TimeoutDefaults): LegTimeouts {
+  const own = cached(server);
+  return {
+    firstByteMs: own.firstByteMs ?? defaults.firstByteMs,
+    idleMs: own.idleMs ?? defaults.idleMs,
+  };
 }
 
 /** Options of {@linkcode runAttempts}. */
@@ -176,16 +230,13 @@ async function commit(
     if (prefill && !signal.aborted) return { ok: false, failure: prefill };
     return {
       ok: false,
-      failure: {
-        kind: signal.aborted ? "aborted" : "connect",
-        leg: result.leg,
-        endpoint: result.endpoint,
-        message: signal.aborted
-          ? "aborted"
-          : `${result.endpoint.key}: response body failed before the first byte: ${
-            (e as Error)?.message ?? e
-          }`,
-      },
+      failure: failureOfError(
+        e,
+        result.leg,
+        result.endpoint,
+        signal,
+        "response body failed before the first byte: ",
+      ),
     };
   };
   if (stream) {

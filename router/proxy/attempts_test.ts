@@ -1,6 +1,13 @@
-import { deepEqual, equal } from "node:assert/strict";
+import { deepEqual, equal, throws } from "node:assert/strict";
 import { endpoint } from "../testing/scheduler.ts";
-import { type AttemptResult, headerTimeoutMs, retryPolicy, runAttempts } from "./attempts.ts";
+import {
+  type AttemptResult,
+  DEFAULT_TIMEOUTS,
+  legTimeouts,
+  retryPolicy,
+  runAttempts,
+  STREAM_IDLE_TIMEOUT_ANNOTATION,
+} from "./attempts.ts";
 import { type Failure, isRetryable } from "./leg.ts";
 import { modelServer } from "../testing/objects.ts";
 
@@ -63,8 +70,23 @@ Deno.test("retryPolicy: explicit retry honoured, else upstream's fallback over â
   for (const [spec, n, want] of cases) {
     deepEqual(retryPolicy(modelServer("s", spec), n), want, JSON.stringify(spec));
   }
-  equal(headerTimeoutMs(modelServer("s", { ...sel, trafficPolicy: { timeout: "1m30s" } })), 90_000);
-  equal(headerTimeoutMs(modelServer("s", sel)), undefined);
+  deepEqual(
+    legTimeouts(
+      modelServer("s", { ...sel, trafficPolicy: { timeout: "1m30s" } }),
+      DEFAULT_TIMEOUTS,
+    ),
+    { firstByteMs: 90_000, idleMs: DEFAULT_TIMEOUTS.idleMs },
+  );
+  deepEqual(legTimeouts(modelServer("s", sel), { firstByteMs: 5, idleMs: 6 }), {
+    firstByteMs: 5,
+    idleMs: 6,
+  });
+  const annotated = modelServer("s", sel);
+  annotated.metadata.annotations = { [STREAM_IDLE_TIMEOUT_ANNOTATION]: "2s" };
+  equal(legTimeouts(annotated, DEFAULT_TIMEOUTS).idleMs, 2000);
+  const bad = modelServer("s", sel);
+  bad.metadata.annotations = { [STREAM_IDLE_TIMEOUT_ANNOTATION]: "soon" };
+  throws(() => legTimeouts(bad, DEFAULT_TIMEOUTS), /router\.kthena\.io\/stream-idle-timeout/);
 });
 
 Deno.test("runAttempts table: retry on retryable failures, stop on others", async () => {

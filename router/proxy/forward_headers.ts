@@ -5,8 +5,17 @@
  * @module
  */
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1), and those fetch or the router set. */
-const DROPPED = new Set([
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1, plus the legacy `proxy-connection`): never forwarded in
+ * either direction. The one set both the request and the response side use.
+ *
+ * @example
+ * ```ts
+ * import { HOP_BY_HOP_HEADERS } from "./forward_headers.ts";
+ * HOP_BY_HOP_HEADERS.has("transfer-encoding"); // true
+ * ```
+ */
+export const HOP_BY_HOP_HEADERS: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-authenticate",
@@ -16,6 +25,11 @@ const DROPPED = new Set([
   "trailer",
   "transfer-encoding",
   "upgrade",
+]);
+
+/** Not forwarded to engines: hop-by-hop, and those the client library or the router set. */
+const DROPPED = new Set([
+  ...HOP_BY_HOP_HEADERS,
   "host",
   "content-length",
   "accept-encoding",

@@ -1,18 +1,19 @@
 /**
  * One HTTP request from the router to an engine (a "leg": the only one in aggregated serving,
- * the prefill or the decode in PD), with the ModelServer's timeout until response headers, and
- * the failure classification retries are decided on.
+ * the prefill or the decode in PD), with its timeouts, and the failure classification retries
+ * are decided on.
  *
  * @module
  */
 import type { Endpoint } from "../datastore/endpoint.ts";
+import { type EngineClient, LegTimeoutError, type LegTimeouts } from "./engine_client.ts";
 import type { HeaderPairs } from "./forward_headers.ts";
 
 /** Why a leg or an attempt failed. */
 export type FailureKind =
   /** No response: connection refused/reset, DNS, or the stream broke before the first byte. */
   | "connect"
-  /** No response headers within the ModelServer's `trafficPolicy.timeout`. */
+  /** No first body byte in time, or the body stalled (see `engine_client.ts`). */
   | "timeout"
   /** The engine answered with a non-2xx status. */
   | "status"
@@ -92,6 +93,8 @@ export class LegError extends Error {
 export interface LegRequest {
   /** Which leg this is. */
   leg: Failure["leg"];
+  /** The engine client (its connection pool). */
+  client: EngineClient;
   /** Target. */
   endpoint: Endpoint;
   /** Path and query, e.g. `/v1/chat/completions`. */
@@ -102,15 +105,39 @@ export interface LegRequest {
   body: string;
   /** Aborts the leg (client gone, or the other leg failed). */
   signal: AbortSignal;
-  /** Milliseconds allowed until the response headers; none when undefined. */
-  timeoutMs: number | undefined;
+  /** Time to the first body byte, and between chunks. */
+  timeouts: LegTimeouts;
 }
 
-class TimeoutReason extends Error {
-  constructor() {
-    super("timeout");
-    this.name = "TimeoutError";
+/**
+ * The failure a broken leg (or leg body) stands for: a timeout, the client leaving (`signal`
+ * fired), or else no usable answer (`connect`).
+ *
+ * @example
+ * ```ts
+ * import { failureOfError } from "./leg.ts";
+ * import { LegTimeoutError } from "./engine_client.ts";
+ * failureOfError(new LegTimeoutError("firstByte", 10), "engine", {} as never, AbortSignal.abort()).kind; // "aborted"
+ * ```
+ */
+export function failureOfError(
+  e: unknown,
+  leg: Failure["leg"],
+  endpoint: Endpoint,
+  signal: AbortSignal,
+  context = "",
+): Failure {
+  if (e instanceof LegError) return e.failure;
+  const base = { leg, endpoint };
+  if (signal.aborted) return { ...base, kind: "aborted", message: "aborted" };
+  if (e instanceof LegTimeoutError) {
+    return { ...base, kind: "timeout", message: `${endpoint.key}: ${e.message}` };
   }
+  return {
+    ...base,
+    kind: "connect",
+    message: `${endpoint.key} (${endpoint.baseUrl}): ${context}${(e as Error)?.message ?? e}`,
+  };
 }
 
 /**
@@ -120,45 +147,14 @@ class TimeoutReason extends Error {
  * @example
  * ```ts ignore
  * import { sendLeg } from "./leg.ts";
- * const res = await sendLeg({ leg: "engine", endpoint, path: "/v1/completions", headers, body, signal, timeoutMs: 10_000 });
+ * const res = await sendLeg({ leg: "engine", client, endpoint, path: "/v1/completions", headers, body, signal, timeouts: { firstByteMs: 10_000 } });
  * ```
  */
 export async function sendLeg(req: LegRequest): Promise<Response> {
-  let signal = req.signal;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timeout: AbortController | undefined;
-  if (req.timeoutMs !== undefined && req.timeoutMs > 0) {
-    timeout = new AbortController();
-    const t = timeout;
-    timer = setTimeout(() => t.abort(new TimeoutReason()), req.timeoutMs);
-    signal = AbortSignal.any([req.signal, t.signal]);
-  }
   try {
-    return await fetch(req.endpoint.baseUrl + req.path, {
-      method: "POST",
-      headers: req.headers,
-      body: req.body,
-      signal,
-    });
+    return await req.client.request(req);
   } catch (e) {
-    const base = { leg: req.leg, endpoint: req.endpoint };
-    if (req.signal.aborted) {
-      throw new LegError({ ...base, kind: "aborted", message: "aborted" });
-    }
-    if (timeout?.signal.aborted) {
-      throw new LegError({
-        ...base,
-        kind: "timeout",
-        message: `no response headers from ${req.endpoint.key} within ${req.timeoutMs} ms`,
-      });
-    }
-    throw new LegError({
-      ...base,
-      kind: "connect",
-      message: `${req.endpoint.key} (${req.endpoint.baseUrl}): ${(e as Error).message}`,
-    });
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    throw new LegError(failureOfError(e, req.leg, req.endpoint, req.signal));
   }
 }
 
@@ -181,13 +177,7 @@ export async function readLegText(
   try {
     return await res.text();
   } catch (e) {
-    const kind = signal.aborted ? "aborted" : "connect";
-    throw new LegError({
-      kind,
-      leg,
-      endpoint,
-      message: kind === "aborted" ? "aborted" : `${endpoint.key}: body: ${(e as Error).message}`,
-    });
+    throw new LegError(failureOfError(e, leg, endpoint, signal, "body: "));
   }
 }
 

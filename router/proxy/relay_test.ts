@@ -48,11 +48,20 @@ Deno.test("SseUsageFilter passes bytes through untouched when not stripping", ()
 Deno.test("SseUsageFilter keeps usage-bearing chunks that carry choices, and comments, CRLF", () => {
   const both = 'data: {"choices":[{"index":0,"delta":{}}],"usage":{"completion_tokens":2}}\n\n';
   const f = new SseUsageFilter(true);
-  equal(
-    run(f, [both, ": ping\r\n\r\n", "event: x\r\nid: 5\r\ndata: a\r\ndata: b\r\n\r\n"]),
-    both + ": ping\n\nevent: x\nid: 5\ndata: a\ndata: b\n\n",
-  );
+  const rest = [": ping\r\n\r\n", "event: x\r\nid: 5\r\ndata: a\r\ndata: b\r\n\r\n"];
+  // The engine's bytes, untouched (the parser-based filter used to rewrite CRLF).
+  equal(run(f, [both, ...rest]), both + rest.join(""));
   deepEqual(f.usage, { completionTokens: 2 });
+});
+
+Deno.test("SseUsageFilter strips a CRLF usage-only event split across chunks, keeps the rest", () => {
+  const usage = 'data: {"choices":[],\r\ndata: "usage":{"prompt_tokens":4}}\r\n\r\n';
+  const stream = "data: a\r\n\r\n" + usage + "data: [DONE]\r\n\r\n";
+  for (let cut = 1; cut < stream.length; cut += 7) {
+    const f = new SseUsageFilter(true);
+    equal(run(f, [stream.slice(0, cut), stream.slice(cut)]), "data: a\r\n\r\ndata: [DONE]\r\n\r\n");
+    deepEqual(f.usage, { promptTokens: 4 });
+  }
 });
 
 Deno.test("usageFromBody and responseHeaders", () => {
