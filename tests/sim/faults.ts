@@ -6,6 +6,9 @@
  * - `429`: 429 with an OpenAI error body (`RateLimitError`) and `Retry-After: 1`;
  * - `drop-mid-stream`: the connection breaks after about half the output (streaming) or
  *   after the headers (non-streaming), without a terminating chunk;
+ * - `stall`: the engine freezes with the connection open: after the headers and about half the
+ *   output (streaming), or after the headers (non-streaming), nothing more is sent until the
+ *   client goes away;
  * - `slow-start`: the first token comes `--slow-start-ms` later than the model says.
  *
  * A request can force a kind with the simulator-only header `x-sim-failure: <kind>` (tests use
@@ -20,7 +23,7 @@ import { type Random, seededRandom } from "./prng.ts";
 /** Header that forces a failure kind on one request. */
 export const FAILURE_HEADER = "x-sim-failure";
 
-const KINDS: readonly FailureKind[] = ["5xx", "429", "drop-mid-stream", "slow-start"];
+const KINDS: readonly FailureKind[] = ["5xx", "429", "drop-mid-stream", "stall", "slow-start"];
 
 /**
  * Tells whether a string names a failure kind.

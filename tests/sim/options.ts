@@ -19,7 +19,7 @@ export type PdRole = "prefill" | "decode" | "both";
 /** KV connector the engine was started with. `none` and `http` do not move KV. */
 export type KvConnectorKind = "none" | "http" | "nixl" | "mooncake" | "lmcache" | "sglang";
 /** Failure kinds understood by `--failure-kinds`. */
-export type FailureKind = "5xx" | "429" | "drop-mid-stream" | "slow-start";
+export type FailureKind = "5xx" | "429" | "drop-mid-stream" | "stall" | "slow-start";
 /** How output text is produced: seeded random words or an echo of the prompt. */
 export type OutputMode = "random" | "echo";
 /** What a decode engine does when a remote KV read fails (vLLM `kv_load_failure_policy`). */
@@ -291,7 +291,7 @@ const optionsSchema = z.object({
   loras: z.array(z.string().min(1)),
   maxLoras: positiveInt,
   failureRate: z.number().min(0).max(1),
-  failureKinds: z.array(z.enum(["5xx", "429", "drop-mid-stream", "slow-start"])).min(1),
+  failureKinds: z.array(z.enum(["5xx", "429", "drop-mid-stream", "stall", "slow-start"])).min(1),
   slowStartMs: nonNegative,
   startupDelayMs: nonNegative,
 }).refine((o) => o.outputLenMin <= o.outputLenMax, {

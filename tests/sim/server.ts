@@ -334,6 +334,7 @@ export async function startSimulator(
     const onAbort = () => gen.cancel();
     signal.addEventListener("abort", onAbort, { once: true });
     const drop = failure === "drop-mid-stream";
+    const stall = failure === "stall";
     const cleanup = () => signal.removeEventListener("abort", onAbort);
     const it = gen.events();
     let first: IteratorResult<GenerationEvent>;
@@ -348,7 +349,21 @@ export async function startSimulator(
       throw err;
     }
     if (body.stream === true) {
-      return streamResponse(gen, it, first, api, meta, body, promptLen, drop, echoHeaders, cleanup);
+      return streamResponse(
+        gen,
+        it,
+        first,
+        api,
+        meta,
+        body,
+        promptLen,
+        {
+          drop,
+          stall,
+        },
+        echoHeaders,
+        cleanup,
+      );
     }
     const prefix = api === "completion" && (body as CompletionRequest).echo === true
       ? echoText
@@ -366,7 +381,7 @@ export async function startSimulator(
       };
       return JSON.stringify(api === "chat" ? chatCompletion(meta, out) : completion(meta, out));
     };
-    return new Response(jsonBody(json, gen, drop, cleanup), {
+    return new Response(jsonBody(json, gen, { drop, stall }, cleanup), {
       headers: { "content-type": "application/json", ...echoHeaders },
     });
   };
@@ -379,10 +394,13 @@ export async function startSimulator(
     meta: ResponseMeta,
     body: ChatRequest | CompletionRequest,
     promptLen: number,
-    drop: boolean,
+    fault: Fault,
     headers: Record<string, string>,
     cleanup: () => void,
   ): Response => {
+    const { drop, stall } = fault;
+    let unstall: () => void = () => {};
+    const stalled = new Promise<void>((resolve) => unstall = resolve);
     const includeUsage = body.stream_options?.include_usage === true;
     const continuous = body.stream_options?.continuous_usage_stats === true;
     const frames = new SseFrames(api, meta, continuous);
@@ -418,6 +436,11 @@ export async function startSimulator(
             if (r.value.type !== "token") continue;
             const { index, token } = r.value;
             generated = index + 1;
+            if (stall && generated > dropAt) {
+              // Frozen: the connection stays open, nothing more comes.
+              await stalled;
+              return;
+            }
             if (drop && generated > dropAt) {
               finished = true;
               cleanup();
@@ -447,6 +470,7 @@ export async function startSimulator(
       },
       cancel() {
         finished = true;
+        unstall();
         cleanup();
         gen.cancel();
       },
@@ -515,12 +539,20 @@ export async function startSimulator(
 function jsonBody(
   produce: () => Promise<string>,
   gen: Generation,
-  drop: boolean,
+  fault: Fault,
   cleanup: () => void,
 ): ReadableStream<Uint8Array> {
+  const { drop, stall } = fault;
   let tail: Uint8Array | undefined;
+  let unstall: () => void = () => {};
+  const stalled = new Promise<void>((resolve) => unstall = resolve);
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      if (stall) {
+        // Frozen after the headers: nothing comes until the client goes away.
+        await stalled;
+        return;
+      }
       if (tail !== undefined) {
         controller.error(new Error("injected failure: connection dropped"));
         return;
@@ -545,8 +577,17 @@ function jsonBody(
       }
     },
     cancel() {
+      unstall();
       cleanup();
       gen.cancel();
     },
   });
+}
+
+/** The injected faults that change how an answer's body is sent. */
+interface Fault {
+  /** The connection breaks midway. */
+  readonly drop: boolean;
+  /** The engine freezes midway, the connection open. */
+  readonly stall: boolean;
 }
