@@ -107,6 +107,7 @@ export function createRouter(options: RouterOptions): Router {
     ...(options.random ? { random: options.random } : {}),
     ...(options.admission ? { admission: options.admission } : {}),
     ...(options.middleware ? { middleware: options.middleware } : {}),
+    ...(config.proxyPaths ? { proxyPaths: config.proxyPaths } : {}),
   };
   const app = createApp(deps);
   return {
