@@ -136,9 +136,17 @@ export function createApp(deps: AppDeps): Hono {
     return err.toResponse({ "x-request-id": s.id });
   };
 
+  // Every answer carries the request id (the handler's and `refuse`'s already do).
   app.use("*", async (c, next) => {
-    stateOf(c.req.raw);
+    const { id } = stateOf(c.req.raw);
     await next();
+    if (!c.res.headers.has("x-request-id")) {
+      try {
+        c.res.headers.set("x-request-id", id);
+      } catch {
+        // immutable headers: left as they are
+      }
+    }
   });
 
   app.get("/healthz", (c) => c.json({ message: "ok" }));

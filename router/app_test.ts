@@ -947,6 +947,9 @@ Deno.test("HTTP: errors escaping to onError and unknown routes keep the request 
     equal(res.headers.get("x-request-id"), "esc.1");
     await openAIError(res);
     equal(log.at(-1)!.request_id, "esc.1");
+    const health = await fetch(`${running.url}/healthz`, { headers: { "x-request-id": "h.1" } });
+    equal(health.headers.get("x-request-id"), "h.1", "every answer carries the id");
+    await health.body?.cancel();
     const missing = await fetch(`${running.url}/nowhere`, { headers: { "x-request-id": "nf.1" } });
     equal(missing.status, 404);
     equal(missing.headers.get("x-request-id"), "nf.1");
