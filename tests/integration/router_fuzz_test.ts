@@ -175,8 +175,16 @@ type Case =
     path: string;
     headers: [string, string][];
     body?: string | Uint8Array<ArrayBuffer>;
+    id?: string;
   }
-  | { kind: "raw"; what: string; parts: string[]; closeWrite: boolean; gapMs: number };
+  | {
+    kind: "raw";
+    what: string;
+    parts: string[];
+    closeWrite: boolean;
+    gapMs: number;
+    id?: string;
+  };
 
 const JSON_HEADERS: [string, string][] = [["content-type", "application/json"]];
 
@@ -321,10 +329,10 @@ function generate(r: Rng, i: number): Case {
       const variant = int(r, 0, 3);
       const cut = valid.slice(0, int(r, 0, valid.length));
       const parts = [
-        [head(path, [`content-length: ${valid.length + 50}`, "x-request-id: cl-long"]), cut],
-        [head(path, [`content-length: ${valid.length}`, "x-request-id: cl-ok"]), valid],
-        [head(path, ["content-length: 5", "x-request-id: cl-short"]), valid],
-        [head(path, ["transfer-encoding: chunked", "x-request-id: te-only"]), "0\r\n\r\n"],
+        [head(path, [`content-length: ${valid.length + 50}`]), cut],
+        [head(path, [`content-length: ${valid.length}`]), valid],
+        [head(path, ["content-length: 5"]), valid],
+        [head(path, ["transfer-encoding: chunked"]), "0\r\n\r\n"],
       ][variant]!;
       return { kind: "raw", what: `content-length ${variant}`, parts, closeWrite: true, gapMs: 5 };
     }
@@ -342,7 +350,7 @@ function generate(r: Rng, i: number): Case {
       return {
         kind: "raw",
         what: `chunked ${variant}`,
-        parts: [head(path, ["transfer-encoding: chunked", `x-request-id: chunked-${i}`]), chunks],
+        parts: [head(path, ["transfer-encoding: chunked"]), chunks],
         // A truncated chunk with the connection left open is just a slow client: close it.
         closeWrite: variant === 0 || r() < 0.5,
         gapMs: 5,
@@ -363,6 +371,21 @@ function generate(r: Rng, i: number): Case {
       return fetchCase("model/structure", JSON.stringify(variant));
     }
   }
+}
+
+/** Gives a case its own request id (unless it tests request-id headers itself). */
+function withId(c: Case, i: number): Case {
+  const id = `fz-${i}`;
+  if (c.kind === "raw") {
+    const [first, ...rest] = c.parts;
+    return {
+      ...c,
+      id,
+      parts: [first!.replace("\r\n\r\n", `\r\nx-request-id: ${id}\r\n\r\n`), ...rest],
+    };
+  }
+  if (c.headers.some(([k]) => k === "x-request-id")) return c;
+  return { ...c, id, headers: [...c.headers, ["x-request-id", id]] };
 }
 
 // --- running ----------------------------------------------------------------------------------
@@ -452,6 +475,14 @@ async function runRaw(port: number, c: Extract<Case, { kind: "raw" }>): Promise<
   };
 }
 
+function pathOf(c: Case): string {
+  return c.kind === "fetch" ? new URL(c.path, "http://x").pathname : c.parts[0]!.split(" ")[1]!;
+}
+
+function methodOf(c: Case): string {
+  return c.kind === "fetch" ? c.method : "POST";
+}
+
 /** Why an answer breaks the rules, or undefined. */
 function violation(c: Case, o: Outcome): string | undefined {
   if (o.status === "dropped") return undefined;
@@ -482,12 +513,13 @@ Deno.test({
     const t0 = performance.now();
     try {
       const r = seededRandom(SEED);
-      const cases = Array.from({ length: CASES }, (_, i) => generate(r, i));
+      const cases = Array.from({ length: CASES }, (_, i) => withId(generate(r, i), i));
       const byStatus = new Map<string, number>();
       const byKind = new Map<string, number>();
       const failures: string[] = [];
       let listener = 0;
       const dropped: string[] = [];
+      const logged: Case[] = [];
       let next = 0;
       const worker = async () => {
         while (next < cases.length) {
@@ -503,6 +535,10 @@ Deno.test({
           if (o.status === "dropped") dropped.push(c.what);
           const v = violation(c, o);
           if (v) failures.push(`${c.what}: ${v}`);
+          else if (c.id !== undefined && o.status !== "dropped" && !o.listener) {
+            if (o.headers!.get("x-request-id") !== c.id) failures.push(`${c.what}: id not echoed`);
+            else if (pathOf(c).startsWith("/v1/") && methodOf(c) === "POST") logged.push(c);
+          }
         }
       };
       await Promise.all(Array.from({ length: CONCURRENCY }, worker));
@@ -511,12 +547,20 @@ Deno.test({
       console.log(
         `fuzz: ${cases.length} requests in ${seconds} s; by status:`,
         Object.fromEntries([...byStatus].sort()),
+        `; access-log lines checked: ${logged.length}`,
         `; answered by the listener itself: ${listener}; no answer (connection closed): ${
           [...new Set(dropped)].join(", ")
         }`,
       );
       // deno-lint-ignore no-console
       if (failures.length > 0) console.log(failures.join("\n"));
+      // Every answered POST /v1/* has its access-log line (written when the answer ended).
+      const ids = () => new Set(fleet.log.map((e) => e.request_id));
+      await until("access-log lines", () => logged.every((c) => ids().has(c.id!)), 5000).catch(
+        () => {},
+      );
+      const seen = ids();
+      for (const c of logged) if (!seen.has(c.id!)) failures.push(`${c.what}: no access-log line`);
       deepEqual(failures.slice(0, 20), [], `${failures.length} violations`);
       ok(cases.length >= 2000);
 
