@@ -326,13 +326,16 @@ function generate(r: Rng, i: number): Case {
     }
     case 11: {
       // Bad content-length framing (raw): longer than sent and closed, or garbage.
-      const variant = int(r, 0, 3);
+      const variant = int(r, 0, 6);
       const cut = valid.slice(0, int(r, 0, valid.length));
       const parts = [
         [head(path, [`content-length: ${valid.length + 50}`]), cut],
         [head(path, [`content-length: ${valid.length}`]), valid],
         [head(path, ["content-length: 5"]), valid],
         [head(path, ["transfer-encoding: chunked"]), "0\r\n\r\n"],
+        [head(path, ["content-length: 40000000"]), valid], // over the 32 MiB limit: 413
+        [head(path, ["content-length: abc"]), valid],
+        [head(path, [`content-length: ${valid.length}`, "transfer-encoding: chunked"]), valid],
       ][variant]!;
       return { kind: "raw", what: `content-length ${variant}`, parts, closeWrite: true, gapMs: 5 };
     }
@@ -437,7 +440,7 @@ async function runRaw(port: number, c: Extract<Case, { kind: "raw" }>): Promise<
       } catch {
         // closed
       }
-    }, 5000);
+    }, 2000);
     try {
       for (;;) {
         const n = await conn.read(buf).catch(() => null);
@@ -520,13 +523,17 @@ Deno.test({
       let listener = 0;
       const dropped: string[] = [];
       const logged: Case[] = [];
+      const slow: string[] = [];
       let next = 0;
       const worker = async () => {
         while (next < cases.length) {
           const c = cases[next++]!;
+          const t = performance.now();
           const o = c.kind === "fetch"
             ? await runFetch(fleet.url, c)
             : await runRaw(fleet.router.port, c);
+          const ms = performance.now() - t;
+          if (ms > 1000) slow.push(`${c.what} ${Math.round(ms)} ms`);
           const key = String(o.status) + (o.listener ? " (listener)" : "");
           byStatus.set(key, (byStatus.get(key) ?? 0) + 1);
           const k = `${c.kind}:${c.what.split(" ")[0]}`;
@@ -548,6 +555,9 @@ Deno.test({
         `fuzz: ${cases.length} requests in ${seconds} s; by status:`,
         Object.fromEntries([...byStatus].sort()),
         `; access-log lines checked: ${logged.length}`,
+        `; slower than 1 s: ${slow.length} (${
+          [...new Set(slow.map((w) => w.split(" ")[0] + " " + w.split(" ")[1]))].join(", ")
+        })`,
         `; answered by the listener itself: ${listener}; no answer (connection closed): ${
           [...new Set(dropped)].join(", ")
         }`,
