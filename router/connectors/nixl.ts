@@ -21,12 +21,15 @@
  * beyond its context, or a 5xx) never enters the engine, and vLLM has no API to free them
  * otherwise. So after a refused decode the connector sends that decode pod a minimal request
  * with the same `kv_transfer_params` (the prefill's body: one token, not streamed), in the
- * background: the engine reads the blocks and the prefill frees them.
+ * background: the engine reads the blocks and the prefill frees them. A decode that cannot be
+ * reached at all is retried, with the same params and the client's body, on the other decode
+ * pods of its PD group ({@linkcode PdAttempt.decodeAlternates}) before the attempt fails.
  *
  * @module
  */
+import type { Endpoint } from "../datastore/endpoint.ts";
 import type { JsonObject } from "../proxy/bodies.ts";
-import { readLegText } from "../proxy/leg.ts";
+import { type Failure, readLegText } from "../proxy/leg.ts";
 import { parseJsonLossless } from "../proxy/lossless_json.ts";
 import type { KvConnector, PdAttempt, PdResult } from "./connector.ts";
 import { runSequential, sendPdLeg } from "./connector.ts";
@@ -109,13 +112,48 @@ export class NixlConnector implements KvConnector {
         return JSON.stringify({ ...a.decodeBody, kv_transfer_params: params });
       },
     });
-    if (
-      !result.ok && result.failure.leg === "decode" && result.failure.kind === "status" &&
-      params !== null
-    ) {
-      releasePrefillBlocks(a, params);
+    if (result.ok || result.failure.leg !== "decode" || params === null) return result;
+    if (result.failure.kind === "status") releasePrefillBlocks(a, a.pair.decode, params);
+    else if (result.failure.kind === "connect") {
+      return await this.#elsewhere(a, params, result.failure) ?? result;
     }
     return result;
+  }
+
+  /** The decode on the group's other decode pods, same params; undefined if none answered. */
+  async #elsewhere(
+    a: PdAttempt,
+    params: JsonObject,
+    first: Failure,
+  ): Promise<PdResult | undefined> {
+    const body = () => JSON.stringify({ ...a.decodeBody, kv_transfer_params: params });
+    for (const decode of a.decodeAlternates ?? []) {
+      if (decode.key === first.endpoint.key || decode.pdGroup !== a.pair.decode.pdGroup) continue;
+      if (a.signal.aborted) return undefined;
+      const controller = new AbortController();
+      const leg = await sendPdLeg(
+        a,
+        "decode",
+        decode,
+        body,
+        AbortSignal.any([a.signal, controller.signal]),
+      );
+      if (leg.ok) {
+        return {
+          ok: true,
+          response: leg.res,
+          leg: "decode",
+          endpoint: decode,
+          endDecode: leg.end,
+          abort: () => controller.abort(),
+        };
+      }
+      if (leg.failure.kind === "status") {
+        releasePrefillBlocks(a, decode, params);
+        return { ok: false, failure: leg.failure };
+      }
+    }
+    return undefined;
   }
 }
 
@@ -123,11 +161,10 @@ export class NixlConnector implements KvConnector {
 const RELEASE_TIMEOUT_MS = 60_000;
 
 /**
- * Has the decode pod read (and so free) the prefill's blocks: the prefill's body, one token,
- * with the same `kv_transfer_params`; in the background, outcome ignored.
+ * Has a decode pod read (and so free) the prefill's blocks: the prefill's body, one token, with
+ * the same `kv_transfer_params`; in the background, outcome ignored.
  */
-function releasePrefillBlocks(a: PdAttempt, params: JsonObject): void {
-  const decode = a.pair.decode;
+function releasePrefillBlocks(a: PdAttempt, decode: Endpoint, params: JsonObject): void {
   const signal = AbortSignal.timeout(RELEASE_TIMEOUT_MS);
   const body = () => JSON.stringify({ ...a.prefillBody, kv_transfer_params: params });
   void (async () => {
