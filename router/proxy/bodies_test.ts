@@ -51,6 +51,16 @@ Deno.test("withStreamUsage table", () => {
   }
 });
 
+Deno.test("withStreamUsage: SGLang sends per-chunk usage without include_usage; left as sent", () => {
+  deepEqual(
+    withStreamUsage({ stream: true, stream_options: { continuous_usage_stats: true } }, "SGLang"),
+    {
+      body: { stream: true, stream_options: { continuous_usage_stats: true, include_usage: true } },
+      injected: true,
+    },
+  );
+});
+
 Deno.test("prefillBody: one token, no stream, no min tokens", () => {
   deepEqual(
     prefillBody({
