@@ -20,7 +20,11 @@ import type { AccessLogEntry } from "./http/access_log.ts";
 import { ProxyPaths } from "./http/endpoints.ts";
 import { Errors, RouterError } from "./http/errors.ts";
 import { type InferenceDeps, InferenceHandler } from "./http/inference.ts";
-import { parseInferenceRequest, validateInferenceRequest } from "./http/inference_request.ts";
+import {
+  parseInferenceRequest,
+  VALIDATED_PATHS,
+  validateInferenceRequest,
+} from "./http/inference_request.ts";
 import { readBody } from "./http/read_body.ts";
 
 /** What the app needs. */
@@ -68,6 +72,9 @@ export function requestIdOf(headers: Headers): string {
   const given = headers.get("x-request-id");
   return given !== null && REQUEST_ID.test(given) ? given : crypto.randomUUID();
 }
+
+/** Bodies {@linkcode validateInferenceRequest} may refuse. */
+const MAY_NEED_VALIDATION = /stream_options|\\u00[4-7]/;
 
 /** Per-request state of the app (keyed by the request object, which is never replaced). */
 interface RequestState {
@@ -189,8 +196,9 @@ export function createApp(deps: AppDeps): Hono {
       throw e;
     }
     // Checks that need the path (the handler parses without it); only bodies that can fail
-    // them are parsed here.
-    if (bodyText.includes('"stream_options"')) {
+    // them are parsed here: those naming `stream_options`, or escaping ASCII letters (a key
+    // can be spelt `stream\u005foptions`).
+    if (VALIDATED_PATHS.has(path) && MAY_NEED_VALIDATION.test(bodyText)) {
       let parsed;
       try {
         parsed = parseInferenceRequest(bodyText);

@@ -1152,3 +1152,20 @@ Deno.test("PD nixl: prefill integers beyond 2^53 reach the decode digit for digi
     await fleet.close();
   }
 });
+
+Deno.test("stream_options spelt with escapes is refused too", async () => {
+  const fleet = pdFleet(() => completion("pd"));
+  const h = harness();
+  h.apply(fleet.route, fleet.server({ kvConnector: { type: "nixl" } }), ...fleet.pods);
+  try {
+    const res = await h.post(
+      "/v1/completions",
+      '{"model":"pd","prompt":"x","stream\\u005foptions":{"include_usage":true}}',
+    );
+    equal(res.status, 400);
+    equal((await openAIError(res)).param, "stream_options");
+    equal(Object.values(fleet.engines).reduce((n, e) => n + e.requests.length, 0), 0, "no leg");
+  } finally {
+    await fleet.close();
+  }
+});

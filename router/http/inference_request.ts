@@ -107,8 +107,17 @@ function pythonTruthy(value: unknown): boolean {
   return true;
 }
 
-/** Paths whose vLLM request model rejects `stream_options` without `stream`. */
-const STREAM_OPTIONS_PATHS: ReadonlySet<string> = new Set([
+/**
+ * Paths {@linkcode validateInferenceRequest} checks (vLLM's chat and completions request models
+ * reject `stream_options` without `stream`).
+ *
+ * @example
+ * ```ts
+ * import { VALIDATED_PATHS } from "./inference_request.ts";
+ * VALIDATED_PATHS.has("/v1/embeddings"); // false
+ * ```
+ */
+export const VALIDATED_PATHS: ReadonlySet<string> = new Set([
   "/v1/chat/completions",
   "/v1/completions",
 ]);
@@ -127,7 +136,7 @@ const STREAM_OPTIONS_PATHS: ReadonlySet<string> = new Set([
  * ```
  */
 export function validateInferenceRequest(path: string, body: JsonObject): void {
-  if (!STREAM_OPTIONS_PATHS.has(path)) return;
+  if (!VALIDATED_PATHS.has(path)) return;
   if (pythonTruthy(body.stream_options) && !pythonTruthy(body.stream)) {
     throw Errors.streamOptionsWithoutStream();
   }
