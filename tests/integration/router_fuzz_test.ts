@@ -508,9 +508,6 @@ function violation(c: Case, o: Outcome): string | undefined {
 
 Deno.test({
   name: `fuzz: ${CASES} malformed requests (seed ${SEED}): no 5xx, OpenAI errors with ids`,
-  // The simulators' processes outlive individual requests; resources are checked by stop().
-  sanitizeResources: true,
-  sanitizeOps: true,
   fn: async () => {
     const fleet = await startFuzzFleet();
     const t0 = performance.now();
@@ -572,7 +569,6 @@ Deno.test({
       const seen = ids();
       for (const c of logged) if (!seen.has(c.id!)) failures.push(`${c.what}: no access-log line`);
       deepEqual(failures.slice(0, 20), [], `${failures.length} violations`);
-      ok(cases.length >= 2000);
 
       // Still serving, both kinds of model, and every engine alive.
       for (const model of ["m", "pd"]) {
@@ -632,8 +628,7 @@ Deno.test("NIXL: a decode that refuses the request does not leave the prefill's 
     ]);
     // vLLM would hold the blocks for VLLM_NIXL_ABORT_REQUEST_TIMEOUT (480 s, the simulator's
     // default --kv-hold-timeout-ms); the router's release has the decode read them at once.
-    const ms = await until("prefill blocks freed", async () => (await usage()) === 0, 5000);
-    ok(ms < 5000);
+    await until("prefill blocks freed", async () => (await usage()) === 0, 5000);
     // And a valid request still goes through the pair afterwards.
     const okRes = await post(fleet.url, "/v1/completions", {
       model: "pd",
