@@ -921,7 +921,6 @@ Deno.test("HTTP: truncated or malformed chunked bodies are 400 (or 499), with re
       equal(res.headers.get("x-request-id") === given, kept, given);
       equal(engine.requests.at(-1)!.headers.get("x-request-id"), res.headers.get("x-request-id"));
     }
-    // An error escaping to onError keeps the request id too (a middleware that throws).
   } finally {
     await server.close();
     await engine.close();
