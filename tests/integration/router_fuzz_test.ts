@@ -325,8 +325,9 @@ function generate(r: Rng, i: number): Case {
       );
     }
     case 11: {
-      // Bad content-length framing (raw): longer than sent and closed, or garbage.
-      const variant = int(r, 0, 6);
+      // Bad framing (raw): content-length longer than sent, shorter, over the limit, garbage,
+      // with transfer-encoding; an oversized header.
+      const variant = int(r, 0, 7);
       const cut = valid.slice(0, int(r, 0, valid.length));
       const parts = [
         [head(path, [`content-length: ${valid.length + 50}`]), cut],
@@ -336,6 +337,7 @@ function generate(r: Rng, i: number): Case {
         [head(path, ["content-length: 40000000"]), valid], // over the 32 MiB limit: 413
         [head(path, ["content-length: abc"]), valid],
         [head(path, [`content-length: ${valid.length}`, "transfer-encoding: chunked"]), valid],
+        [head(path, [`content-length: ${valid.length}`, `x-big: ${"v".repeat(200_000)}`]), valid],
       ][variant]!;
       return { kind: "raw", what: `content-length ${variant}`, parts, closeWrite: true, gapMs: 5 };
     }
