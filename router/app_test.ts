@@ -2,7 +2,8 @@ import { deepEqual, equal, match, ok } from "node:assert/strict";
 import type { ModelRoute, ModelServer } from "@kthena/shared/api";
 import type { DiscoveryEvent, DiscoverySource } from "./discovery/source.ts";
 import type { AccessLogEntry } from "./http/access_log.ts";
-import { createRouter, type Router } from "./router.ts";
+import { createRouter, type Router, serveRouter } from "./router.ts";
+import { parseRouterConfig } from "./config/router_config.ts";
 import { RouterError } from "./http/errors.ts";
 import { type FakeEngine, sseResponse, startFakeEngine } from "./testing/fake_engine.ts";
 import { modelRoute, modelServer, pod } from "./testing/objects.ts";
@@ -701,5 +702,469 @@ Deno.test("seams: admission policies can reject and are settled with the usage; 
     equal(log.at(-1)!.status_code, 429);
   } finally {
     await engine.close();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// The data path over real HTTP (issue #15): the router served on a loopback port.
+
+async function served(h: Harness) {
+  const running = await serveRouter(h.router, { hostname: "127.0.0.1", port: 0 });
+  return {
+    url: running.url,
+    port: running.port,
+    close: () => running.shutdown(),
+  };
+}
+
+/** Sends raw bytes on a fresh connection; returns what came back until the server closed. */
+async function rawExchange(
+  port: number,
+  parts: string[],
+  opts: { closeWrite?: boolean; readTimeoutMs?: number; gapMs?: number } = {},
+): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const enc = new TextEncoder();
+  try {
+    for (const [i, p] of parts.entries()) {
+      // A gap lets the server dispatch the request before the rest arrives.
+      if (i > 0 && opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
+      await conn.write(enc.encode(p));
+    }
+    if (opts.closeWrite) await conn.closeWrite();
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(65536);
+    const deadline = Date.now() + (opts.readTimeoutMs ?? 5000);
+    for (;;) {
+      const timer = setTimeout(() => {
+        try {
+          conn.close();
+        } catch {
+          // closed
+        }
+      }, Math.max(1, deadline - Date.now()));
+      let n: number | null = null;
+      try {
+        n = await conn.read(buf);
+      } catch {
+        n = null;
+      } finally {
+        clearTimeout(timer);
+      }
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+      const text = new TextDecoder().decode(concat(chunks));
+      if (/\r\n\r\n/.test(text) && responseComplete(text)) break;
+    }
+    return new TextDecoder().decode(concat(chunks));
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed
+    }
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** Whether a raw HTTP/1.1 response text holds its whole body (content-length framing). */
+function responseComplete(text: string): boolean {
+  const end = text.indexOf("\r\n\r\n");
+  const m = /\r\ncontent-length:\s*(\d+)/i.exec(text.slice(0, end));
+  if (!m) return false;
+  return new TextEncoder().encode(text.slice(end + 4)).length >= Number(m[1]);
+}
+
+function parseRaw(text: string): { status: number; headers: Headers; body: string } {
+  const end = text.indexOf("\r\n\r\n");
+  const lines = text.slice(0, end).split("\r\n");
+  const status = Number(lines[0]!.split(" ")[1]);
+  const headers = new Headers();
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(":");
+    headers.append(l.slice(0, i).trim(), l.slice(i + 1).trim());
+  }
+  return { status, headers, body: text.slice(end + 4) };
+}
+
+function assertOpenAIErrorText(body: string, what: string) {
+  const parsed = JSON.parse(body);
+  deepEqual(Object.keys(parsed), ["error"], what);
+  deepEqual(Object.keys(parsed.error).sort(), ["code", "message", "param", "type"], what);
+  return parsed.error as { message: string; type: string; param: string | null; code: string };
+}
+
+const until = async (what: string, check: () => boolean | Promise<boolean>, ms = 5000) => {
+  const t0 = Date.now();
+  while (!(await check())) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+Deno.test("HTTP: JSON nested 8,000 deep is a 400 before any engine, aggregated and PD", async () => {
+  const engine = startFakeEngine(() => completion("m"));
+  const fleet = pdFleet(() => completion("pd"));
+  const h = harness();
+  h.apply(...simpleModel("m"), enginePod("m-0", "m", engine));
+  h.apply(fleet.route, fleet.server({ kvConnector: { type: "nixl" } }), ...fleet.pods);
+  const server = await served(h);
+  try {
+    const deep = (n: number) => "[".repeat(n) + "]".repeat(n);
+    for (const model of ["m", "pd"]) {
+      for (const path of ["/v1/completions", "/v1/chat/completions"]) {
+        const body = `{"model":"${model}","prompt":"x","messages":[],"extra":${deep(8000)}}`;
+        const res = await fetch(`${server.url}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-request-id": `deep-${model}` },
+          body,
+        });
+        equal(res.status, 400, `${model} ${path}`);
+        equal(res.headers.get("x-request-id"), `deep-${model}`);
+        const err = await openAIError(res);
+        equal(err.type, "invalid_request_error");
+        equal(err.code, "json_too_deep");
+        const entry = h.log.at(-1)!;
+        deepEqual([entry.request_id, entry.status_code, entry.path], [`deep-${model}`, 400, path]);
+      }
+    }
+    equal(engine.requests.length, 0);
+    equal(Object.values(fleet.engines).reduce((n, e) => n + e.requests.length, 0), 0);
+    // The limit itself: 128 levels (the top-level object is the first) pass, 129 do not.
+    const nested = (levels: number) => `{"model":"m","prompt":"x","extra":${deep(levels - 1)}}`;
+    const ok128 = await fetch(`${server.url}/v1/completions`, {
+      method: "POST",
+      body: nested(128),
+    });
+    equal(ok128.status, 200);
+    await ok128.body?.cancel();
+    equal(engine.requests.length, 1);
+    const no129 = await fetch(`${server.url}/v1/completions`, {
+      method: "POST",
+      body: nested(129),
+    });
+    equal(no129.status, 400);
+    await no129.body?.cancel();
+    // Brackets inside strings do not count.
+    const inString = await fetch(`${server.url}/v1/completions`, {
+      method: "POST",
+      body: JSON.stringify({ model: "m", prompt: "[".repeat(10_000) + '\\"{' }),
+    });
+    equal(inString.status, 200);
+    await inString.body?.cancel();
+  } finally {
+    await server.close();
+    await engine.close();
+    await fleet.close();
+  }
+});
+
+Deno.test("HTTP: truncated or malformed chunked bodies are 400 (or 499), with request id and log line", async () => {
+  const engine = startFakeEngine(() => completion("m"));
+  const h = harness();
+  h.apply(...simpleModel("m"), enginePod("m-0", "m", engine));
+  const server = await served(h);
+  try {
+    const head = (id: string) =>
+      `POST /v1/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n` +
+      `x-request-id: ${id}\r\ntransfer-encoding: chunked\r\n\r\n`;
+    // A malformed chunk size while the client waits for the answer.
+    const bad = parseRaw(
+      await rawExchange(server.port, [head("bad.chunk:1"), '5\r\n{"mod\r\nzz\r\n'], {
+        gapMs: 50,
+      }),
+    );
+    equal(bad.status, 400);
+    equal(bad.headers.get("x-request-id"), "bad.chunk:1");
+    equal(assertOpenAIErrorText(bad.body, "malformed chunk").code, "invalid_body");
+    await until("log line", () => h.log.some((e) => e.request_id === "bad.chunk:1"));
+    equal(h.log.find((e) => e.request_id === "bad.chunk:1")!.status_code, 400);
+
+    // The client sends part of a chunk, then closes its side: 400 if it can still be told,
+    // else a 499 log line; never a 5xx.
+    const cut = await rawExchange(server.port, [head("cut-1"), '40\r\n{"model":"m"'], {
+      closeWrite: true,
+      gapMs: 50,
+    });
+    if (cut !== "") {
+      const res = parseRaw(cut);
+      equal(res.status, 400);
+      equal(res.headers.get("x-request-id"), "cut-1");
+    }
+    await until("log line", () => h.log.some((e) => e.request_id === "cut-1"));
+    const entry = h.log.find((e) => e.request_id === "cut-1")!;
+    ok([400, 499].includes(entry.status_code), String(entry.status_code));
+    equal(engine.requests.length, 0);
+
+    // Request ids: visible ASCII tokens are kept, others replaced.
+    for (
+      const [given, kept] of [["abc.def", true], ["a/b:c@d", true], ["x".repeat(255), true], [
+        "x".repeat(256),
+        false,
+      ], ["has space", false]] as const
+    ) {
+      const res = await fetch(`${server.url}/v1/completions`, {
+        method: "POST",
+        headers: { "x-request-id": given },
+        body: JSON.stringify({ model: "m", prompt: "x" }),
+      });
+      await res.body?.cancel();
+      equal(res.headers.get("x-request-id") === given, kept, given);
+      equal(engine.requests.at(-1)!.headers.get("x-request-id"), res.headers.get("x-request-id"));
+    }
+  } finally {
+    await server.close();
+    await engine.close();
+  }
+});
+
+Deno.test("HTTP: errors escaping to onError and unknown routes keep the request id and are logged", async () => {
+  const log: AccessLogEntry[] = [];
+  const router = createRouter({
+    accessLog: (e) => log.push(e),
+    middleware: [() => {
+      throw new Error("boom");
+    }],
+  });
+  const running = await serveRouter(router, { hostname: "127.0.0.1", port: 0 });
+  try {
+    const res = await fetch(`${running.url}/v1/completions`, {
+      method: "POST",
+      headers: { "x-request-id": "esc.1" },
+      body: "{}",
+    });
+    equal(res.status, 500);
+    equal(res.headers.get("x-request-id"), "esc.1");
+    await openAIError(res);
+    equal(log.at(-1)!.request_id, "esc.1");
+    const health = await fetch(`${running.url}/healthz`, { headers: { "x-request-id": "h.1" } });
+    equal(health.headers.get("x-request-id"), "h.1", "every answer carries the id");
+    await health.body?.cancel();
+    const missing = await fetch(`${running.url}/nowhere`, { headers: { "x-request-id": "nf.1" } });
+    equal(missing.status, 404);
+    equal(missing.headers.get("x-request-id"), "nf.1");
+    await openAIError(missing);
+  } finally {
+    await running.shutdown();
+  }
+});
+
+Deno.test("HTTP: only inference endpoints are proxied unless proxyPaths allows more", async () => {
+  const engine = startFakeEngine(() => Response.json({ status: "loaded" }));
+  try {
+    for (const proxyPaths of [undefined, ["/v1/load_lora_adapter"], ["/v1/*"]]) {
+      const log: AccessLogEntry[] = [];
+      const router = createRouter({
+        accessLog: (e) => log.push(e),
+        ...(proxyPaths ? { config: parseRouterConfig(JSON.stringify({ proxyPaths })) } : {}),
+      });
+      router.datastore.apply(
+        [...simpleModel("m"), enginePod("m-0", "m", engine)].map((object) =>
+          ({ type: "upsert", kind: object.kind, object }) as DiscoveryEvent
+        ),
+      );
+      const running = await serveRouter(router, { hostname: "127.0.0.1", port: 0 });
+      try {
+        const before = engine.requests.length;
+        const res = await fetch(`${running.url}/v1/load_lora_adapter`, {
+          method: "POST",
+          headers: { "x-request-id": "admin-1" },
+          body: JSON.stringify({ model: "m", lora_name: "evil", lora_path: "/tmp/evil" }),
+        });
+        if (proxyPaths === undefined) {
+          equal(res.status, 404);
+          equal(res.headers.get("x-request-id"), "admin-1");
+          equal((await openAIError(res)).code, "not_found");
+          equal(engine.requests.length, before, "not proxied");
+          deepEqual([log.at(-1)!.status_code, log.at(-1)!.request_id], [404, "admin-1"]);
+          // Dot segments are resolved before the check.
+          const sneaky = await fetch(
+            `${running.url}/v1/chat/completions/../load_lora_adapter`,
+            { method: "POST", body: JSON.stringify({ model: "m" }) },
+          );
+          equal(sneaky.status, 404);
+          await sneaky.body?.cancel();
+          equal(engine.requests.length, before, "not proxied");
+        } else {
+          equal(res.status, 200, JSON.stringify(proxyPaths));
+          await res.body?.cancel();
+          equal(engine.requests.at(-1)!.path, "/v1/load_lora_adapter");
+        }
+        for (const path of ["/v1/chat/completions", "/v1/embeddings", "/v1/rerank"]) {
+          const inference = await fetch(`${running.url}${path}`, {
+            method: "POST",
+            body: JSON.stringify({ model: "m", input: "x" }),
+          });
+          equal(inference.status, 200, path);
+          await inference.body?.cancel();
+        }
+        const other = await fetch(`${running.url}/v1/unload_lora_adapter`, {
+          method: "POST",
+          body: JSON.stringify({ model: "m", lora_name: "evil" }),
+        });
+        equal(other.status, proxyPaths?.[0] === "/v1/*" ? 200 : 404);
+        await other.body?.cancel();
+      } finally {
+        await running.shutdown();
+      }
+    }
+  } finally {
+    await engine.close();
+  }
+});
+
+Deno.test("HTTP: stream_options without stream is refused up front, as vLLM does", async () => {
+  const fleet = pdFleet(() => completion("pd"));
+  const h = harness();
+  h.apply(fleet.route, fleet.server({ kvConnector: { type: "nixl" } }), ...fleet.pods);
+  const server = await served(h);
+  try {
+    for (const stream of [false, undefined]) {
+      const res = await fetch(`${server.url}/v1/chat/completions`, {
+        method: "POST",
+        body: JSON.stringify({
+          model: "pd",
+          messages: [{ role: "user", content: "hi" }],
+          stream,
+          stream_options: { include_usage: true },
+        }),
+      });
+      equal(res.status, 400);
+      ok(res.headers.get("x-request-id"));
+      const err = await openAIError(res);
+      equal(err.message, "Stream options can only be defined when `stream=True`.");
+      equal(err.param, "stream_options");
+      equal(h.log.at(-1)!.status_code, 400);
+    }
+    equal(Object.values(fleet.engines).reduce((n, e) => n + e.requests.length, 0), 0, "no leg");
+    // An empty (falsy) stream_options passes, as in vLLM.
+    const res = await fetch(`${server.url}/v1/completions`, {
+      method: "POST",
+      body: JSON.stringify({ model: "pd", prompt: "x", stream: false, stream_options: {} }),
+    });
+    equal(res.status, 200);
+    await res.body?.cancel();
+  } finally {
+    await server.close();
+    await fleet.close();
+  }
+});
+
+Deno.test("streaming: injected include_usage does not turn on continuous usage for the client", async () => {
+  const engine = startFakeEngine(({ body }) => {
+    const opts = body.stream_options as Record<string, boolean> | undefined;
+    const perChunk = opts?.include_usage && opts?.continuous_usage_stats;
+    const usage = { prompt_tokens: 4, completion_tokens: 1, total_tokens: 5 };
+    const events = ["a", "b"].map((t) =>
+      JSON.stringify({
+        id: "c",
+        object: "chat.completion.chunk",
+        choices: [{ index: 0, delta: { content: t } }],
+        ...(perChunk ? { usage } : {}),
+      })
+    );
+    if (opts?.include_usage) events.push(usageChunk);
+    events.push("[DONE]");
+    return sseResponse(events);
+  });
+  try {
+    const h = harness();
+    h.apply(...simpleModel("m"), enginePod("m-0", "m", engine));
+    const res = await h.post("/v1/chat/completions", {
+      model: "m",
+      messages: [{ role: "user", content: "hi" }],
+      stream: true,
+      stream_options: { include_usage: false, continuous_usage_stats: true },
+    });
+    const text = await res.text();
+    ok(!text.includes('"usage"'), text);
+    deepEqual(engine.requests.at(-1)!.body.stream_options, {
+      include_usage: true,
+      continuous_usage_stats: false,
+    });
+    equal(h.log.at(-1)!.output_tokens, 2, "still counted");
+  } finally {
+    await engine.close();
+  }
+});
+
+Deno.test("PD nixl: prefill integers beyond 2^53 reach the decode digit for digit; a refused decode is sent a release", async () => {
+  const big = "123456789012345678901234567890";
+  const fleet = pdFleet(({ body }) => {
+    const params = body.kv_transfer_params as Record<string, unknown> | undefined;
+    if (params?.do_remote_decode === true) {
+      return new Response(
+        `{"choices":[{"index":0,"text":"x"}],"kv_transfer_params":{"do_remote_prefill":true,` +
+          `"remote_engine_id":"E","remote_request_id":${big},"remote_block_ids":[[${big}]],` +
+          `"remote_host":"10.1.2.3","remote_port":5600}}`,
+        { headers: { "content-type": "application/json" } },
+      );
+    }
+    if (body.max_tokens === 1) return completion("pd"); // the release request
+    if (body.max_tokens === 99999) {
+      return Response.json({ error: { message: "too long", type: "BadRequestError" } }, {
+        status: 400,
+      });
+    }
+    return completion("pd");
+  });
+  try {
+    const h = harness();
+    h.apply(fleet.route, fleet.server({ kvConnector: { type: "nixl" } }), ...fleet.pods);
+    const res = await h.post("/v1/completions", { model: "pd", prompt: "x", max_tokens: 8 });
+    equal(res.status, 200);
+    await res.body?.cancel();
+    const decode = fleet.engines[h.log.at(-1)!.decode_pod as "d1"];
+    const sent = decode.requests.at(-1)!.text;
+    ok(sent.includes(`"remote_request_id":${big}`), sent);
+    ok(sent.includes(`"remote_block_ids":[[${big}]]`), sent);
+
+    // The decode refuses (400): the connector sends it the prefill's body with the same params.
+    for (const e of Object.values(fleet.engines)) e.requests.length = 0;
+    const refused = await h.post("/v1/completions", {
+      model: "pd",
+      prompt: "x",
+      max_tokens: 99999,
+    });
+    equal(refused.status, 400);
+    await refused.body?.cancel();
+    const d = fleet.engines[h.log.at(-1)!.decode_pod as "d1"];
+    await until("release request", () => d.requests.length === 2);
+    const release = d.requests[1]!;
+    equal(release.body.max_tokens, 1);
+    equal(release.body.stream, undefined);
+    ok(release.text.includes(`"remote_request_id":${big}`), release.text);
+    await until(
+      "release leg ended",
+      () => h.router.inFlight.get(`default/${h.log.at(-1)!.decode_pod}`) === 0,
+    );
+  } finally {
+    await fleet.close();
+  }
+});
+
+Deno.test("stream_options spelt with escapes is refused too", async () => {
+  const fleet = pdFleet(() => completion("pd"));
+  const h = harness();
+  h.apply(fleet.route, fleet.server({ kvConnector: { type: "nixl" } }), ...fleet.pods);
+  try {
+    const res = await h.post(
+      "/v1/completions",
+      '{"model":"pd","prompt":"x","stream\\u005foptions":{"include_usage":true}}',
+    );
+    equal(res.status, 400);
+    equal((await openAIError(res)).param, "stream_options");
+    equal(Object.values(fleet.engines).reduce((n, e) => n + e.requests.length, 0), 0, "no leg");
+  } finally {
+    await fleet.close();
   }
 });

@@ -131,6 +131,7 @@ export function createRouter(options: RouterOptions): Router {
     ...(options.admission ? { admission: options.admission } : {}),
     ...(options.middleware ? { middleware: options.middleware } : {}),
     ...(options.engineMetrics ? { engineMetrics: options.engineMetrics } : {}),
+    ...(config.proxyPaths ? { proxyPaths: config.proxyPaths } : {}),
   };
   const app = createApp(deps);
   return {

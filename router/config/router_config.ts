@@ -15,7 +15,12 @@
  *     Pick:                      # ours; default max-score
  *       enabled: [max-score]
  * auth: { issuer, audiences, jwksUri }   # read, not enforced yet
+ * proxyPaths:                  # ours: POST paths proxied besides the inference endpoints
+ * - /v1/load_lora_adapter      # (see http/endpoints.ts); "/v1/*" proxies every /v1 path
  * ```
+ *
+ * Unknown keys are errors that name the key (a misspelt `proxyPaths` must not silently keep
+ * the default).
  *
  * The file may also be the ConfigMap upstream mounts it from (the text under
  * `data.routerConfiguration` is then read).
@@ -24,28 +29,29 @@
  */
 import { z } from "zod";
 import { formatIssues, readYamlDocuments } from "@kthena/shared/api";
+import { isProxyPathPattern } from "../http/endpoints.ts";
 
-const NamedWeight = z.object({
+const NamedWeight = z.strictObject({
   name: z.string().min(1),
   weight: z.number().int().default(1),
 });
 
 /** The `scheduler` section. */
-export const SchedulerConfig = z.object({
-  pluginConfig: z.array(z.object({
+export const SchedulerConfig = z.strictObject({
+  pluginConfig: z.array(z.strictObject({
     name: z.string().min(1),
     args: z.unknown().optional(),
   })).default([]),
-  plugins: z.object({
-    Filter: z.object({
+  plugins: z.strictObject({
+    Filter: z.strictObject({
       enabled: z.array(z.string().min(1)).default([]),
       disabled: z.array(z.string()).optional(),
     }).optional(),
-    Score: z.object({
+    Score: z.strictObject({
       enabled: z.array(NamedWeight).default([]),
       disabled: z.array(NamedWeight).optional(),
     }).optional(),
-    Pick: z.object({
+    Pick: z.strictObject({
       enabled: z.array(z.string().min(1)).max(1).default([]),
     }).optional(),
   }).optional(),
@@ -54,13 +60,19 @@ export const SchedulerConfig = z.object({
 export type SchedulerConfig = z.output<typeof SchedulerConfig>;
 
 /** The whole configuration. */
-export const RouterConfig = z.object({
+export const RouterConfig = z.strictObject({
   scheduler: SchedulerConfig.optional(),
-  auth: z.object({
+  auth: z.strictObject({
     issuer: z.string().optional(),
     audiences: z.array(z.string()).optional(),
     jwksUri: z.string().optional(),
   }).optional(),
+  /** `POST` paths proxied besides the inference endpoints (`/v1/...`, or a `/v1/.../*` prefix). */
+  proxyPaths: z.array(
+    z.string().refine(isProxyPathPattern, {
+      message: "must be a /v1/ path, or a /v1/ prefix ending in /*",
+    }),
+  ).optional(),
 });
 /** The whole configuration. */
 export type RouterConfig = z.output<typeof RouterConfig>;

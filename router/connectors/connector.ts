@@ -54,6 +54,12 @@ export interface PdAttempt {
   readonly timeouts: LegTimeouts;
   /** Leg bookkeeping. */
   readonly legs: LegHooks;
+  /**
+   * Other decode pods of the pair's PD group, best first. A NIXL decode that cannot be reached
+   * is retried on them with the same `kv_transfer_params` (the prefill's blocks are still held
+   * for whichever decode reads them). None: no such retry.
+   */
+  readonly decodeAlternates?: readonly Endpoint[];
 }
 
 /** The outcome of {@linkcode KvConnector.run}: the decode's 2xx response, or why not. */

@@ -177,6 +177,34 @@ export const Errors = {
       code: "upstream_timeout",
       category: "upstream_timeout",
     }),
+  /** The body nests arrays and objects deeper than the router parses. */
+  tooDeep: (limit: number): RouterError =>
+    new RouterError(400, `request body nests JSON deeper than ${limit} levels`, {
+      code: "json_too_deep",
+      category: "request_parsing",
+    }),
+  /** `stream_options` without `stream: true` (vLLM's validator and message). */
+  streamOptionsWithoutStream: (): RouterError =>
+    new RouterError(400, "Stream options can only be defined when `stream=True`.", {
+      param: "stream_options",
+      code: "invalid_stream_options",
+      category: "request_parsing",
+    }),
+  /** The body could not be read to its end (truncated or malformed chunked encoding). */
+  unreadableBody: (detail: string): RouterError =>
+    new RouterError(400, `request body could not be read: ${detail}`, {
+      code: "invalid_body",
+      category: "request_parsing",
+    }),
+  /** The client went away before the router answered (nginx's 499). */
+  clientClosed: (): RouterError =>
+    new RouterError(499, "client closed the request", { category: "client_closed" }),
+  /** A path the router does not proxy (engine admin endpoints, unless configured). */
+  pathNotServed: (path: string): RouterError =>
+    new RouterError(404, `${path} is not an inference endpoint served by this router`, {
+      code: "not_found",
+      category: "not_found",
+    }),
   /** Unknown path or method. */
   notFound: (method: string, path: string): RouterError =>
     new RouterError(404, `no handler for ${method} ${path}`, {

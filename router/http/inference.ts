@@ -35,7 +35,7 @@ import type { EndpointState, EngineMetrics, SchedulingRequest } from "../schedul
 import type { AccessLogEntry, AccessLogSink } from "./access_log.ts";
 import type { AdmissionPolicy, AdmissionRequest } from "./admission.ts";
 import { type ErrorCategory, Errors, RouterError } from "./errors.ts";
-import { parseInferenceRequest } from "./inference_request.ts";
+import { parseInferenceRequest, validateInferenceRequest } from "./inference_request.ts";
 
 /**
  * Paths served with prefill/decode disaggregation when the ModelServer has `pdGroup`; other
@@ -239,6 +239,7 @@ export class InferenceHandler {
   async #route(req: Request, url: URL, call: InferenceCall, ex: Exchange): Promise<Response> {
     const deps = this.#deps;
     const parsed = parseInferenceRequest(call.bodyText);
+    validateInferenceRequest(url.pathname, parsed.body);
     ex.model = parsed.model;
     ex.stream = parsed.stream;
     const query: RouteQuery = {
@@ -278,7 +279,7 @@ export class InferenceHandler {
     ex.upstreamModel = upstreamModel;
 
     const base = withModel(parsed.body, upstreamModel);
-    const usage = withStreamUsage(base);
+    const usage = withStreamUsage(base, view.server.spec.inferenceEngine);
     const request: SchedulingRequest = {
       requestId: call.requestId,
       model: parsed.model,
@@ -469,6 +470,11 @@ export class InferenceHandler {
             client: deps.engineClient,
             timeouts: plan.timeouts,
             legs,
+            // A decode that refuses or cannot be reached is replaced by another of the group
+            // (the prefill's KV is waiting for one of them).
+            decodeAlternates: pairs
+              .filter((p) => p !== pair && p.decode.pdGroup === pair.decode.pdGroup)
+              .map((p) => p.decode),
           });
         },
         onFailure: (f) => deps.metrics.countFailure(view.key, f.leg, f.kind),

@@ -32,6 +32,7 @@ import type { Socket } from "node:net";
 import { responseText } from "../proxy/relay.ts";
 import type { AccessLogEntry } from "./access_log.ts";
 import { Errors, RouterError } from "./errors.ts";
+import { requestIdOf } from "./request_id.ts";
 
 /** What the listener passes to the app as the Hono env. */
 export interface ListenerEnv {
@@ -118,12 +119,10 @@ export function defaultMaxConnections(limits?: string): number {
   return Math.max(16, Math.floor((Number(m[1]) - 64) / 3));
 }
 
-/** The client's request id when it is a printable token, else a new one. */
+/** The request id, by the app's rule (so both sides agree on it). */
 function _requestId(req: http.IncomingMessage): string {
   const given = req.headers["x-request-id"];
-  return typeof given === "string" && /^[\x21-\x7e]{1,255}$/.test(given)
-    ? given
-    : crypto.randomUUID();
+  return requestIdOf(new Headers(typeof given === "string" ? { "x-request-id": given } : {}));
 }
 
 function _rawErrorResponse(error: RouterError, requestId?: string): string {
@@ -186,16 +185,33 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
     socket.on("error", () => {});
   });
 
+  /** The request whose body is being read on a socket: a parse error is its to answer. */
+  const reading = new WeakMap<Socket, (message: string) => void>();
+
   server.on("clientError", (error: Error & { code?: string }, socket: Socket) => {
+    const inBody = reading.get(socket);
+    if (inBody) {
+      inBody(error.message);
+      return;
+    }
     if (!socket.writable || error.code === "ECONNRESET") {
       socket.destroy();
       return;
     }
-    const tooLarge = error.code === "HPE_HEADER_OVERFLOW";
-    const routerError = tooLarge
+    const routerError = error.code === "HPE_HEADER_OVERFLOW"
       ? new RouterError(431, "request headers too large", { category: "request_parsing" })
-      : Errors.invalidJson(`malformed HTTP request: ${error.message}`);
-    socket.end(_rawErrorResponse(routerError, crypto.randomUUID()));
+      : Errors.unreadableBody(`malformed HTTP request: ${error.message}`);
+    const requestId = crypto.randomUUID();
+    options.onRejected?.({
+      timestamp: new Date().toISOString(),
+      request_id: requestId,
+      method: "",
+      path: "",
+      status_code: routerError.status,
+      duration_ms: 0,
+      error: { type: routerError.category, message: routerError.message },
+    });
+    socket.end(_rawErrorResponse(routerError, requestId));
   });
 
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -205,7 +221,8 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
     const started = performance.now();
     const startedAt = Date.now();
     const path = (req.url ?? "/").split("?")[0]!;
-    const reject = (error: RouterError, requestId: string) => {
+    const requestId = _requestId(req);
+    const reject = (error: RouterError) => {
       options.onRejected?.({
         timestamp: new Date(startedAt).toISOString(),
         request_id: requestId,
@@ -237,7 +254,7 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
     const declared = Number(req.headers["content-length"] ?? 0);
     if (declared > options.maxBodyBytes) {
       req.resume();
-      reject(Errors.bodyTooLarge(options.maxBodyBytes), _requestId(req));
+      reject(Errors.bodyTooLarge(options.maxBodyBytes));
       return;
     }
     const chunks: Buffer[] = [];
@@ -250,28 +267,24 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
       size += chunk.byteLength;
       if (size > options.maxBodyBytes) {
         failed = true;
-        reject(Errors.bodyTooLarge(options.maxBodyBytes), _requestId(req));
+        reject(Errors.bodyTooLarge(options.maxBodyBytes));
         return;
       }
       chunks.push(chunk);
     });
     const bodyFailed = (message: string) => {
+      reading.delete(socket);
       if (failed) return;
       failed = true;
       disarm(socket);
       const gone = !socket.writable || socket.destroyed;
-      reject(
-        gone
-          ? new RouterError(499, `client closed the request: ${message}`, {
-            category: "client_closed",
-          })
-          : Errors.invalidJson(`body could not be read: ${message}`),
-        _requestId(req),
-      );
+      reject(gone ? Errors.clientClosed() : Errors.unreadableBody(`malformed chunk or ${message}`));
     };
+    reading.set(socket, bodyFailed);
     req.on("aborted", () => bodyFailed("connection closed before the body ended"));
     req.on("error", (e: Error) => bodyFailed(e.message));
     req.on("end", () => {
+      reading.delete(socket);
       if (failed) return;
       disarm(socket);
       const bodyText = chunks.length === 1
@@ -280,10 +293,7 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
       _dispatch(req, res, bodyText).catch((e) => {
         options.onError?.(e);
         if (!res.headersSent) {
-          reject(
-            new RouterError(500, "internal error", { category: "internal" }),
-            _requestId(req),
-          );
+          reject(new RouterError(500, "internal error", { category: "internal" }));
         } else res.destroy();
       });
     });

@@ -25,27 +25,40 @@ export function withModel(body: JsonObject, model: string | undefined): JsonObje
  * For a streaming request, asks the engine for the final usage chunk so tokens are always
  * counted: sets `stream_options.include_usage` (keeping the client's other stream options;
  * upstream replaces the object). `injected` tells the response relay to drop that chunk, which
- * the client did not ask for. Non-streaming responses carry `usage` anyway; nothing is added
- * (upstream adds a non-standard top-level `include_usage`).
+ * the client did not ask for. vLLM sends `continuous_usage_stats` (usage on every chunk) only
+ * with `include_usage` (`include_continuous_usage = include_usage and continuous_usage_stats`),
+ * so a client that asked for it without `include_usage` gets none; when injecting for vLLM, it
+ * is turned off so the client still gets none. SGLang sends per-chunk usage whenever
+ * `continuous_usage_stats` is set, so for `engine: "SGLang"` it is left as the client sent it.
+ * Non-streaming responses carry `usage` anyway; nothing is added (upstream adds a
+ * non-standard top-level `include_usage`).
  *
  * @example
  * ```ts
  * import { withStreamUsage } from "./bodies.ts";
  * withStreamUsage({ stream: true }); // { body: { stream: true, stream_options: { include_usage: true } }, injected: true }
  * withStreamUsage({ stream: true, stream_options: { include_usage: true } }).injected; // false
+ * withStreamUsage({ stream: true, stream_options: { continuous_usage_stats: true } }).body.stream_options;
+ * // { continuous_usage_stats: false, include_usage: true }
+ * withStreamUsage({ stream: true, stream_options: { continuous_usage_stats: true } }, "SGLang").body.stream_options;
+ * // { continuous_usage_stats: true, include_usage: true }
  * ```
  */
-export function withStreamUsage(body: JsonObject): { body: JsonObject; injected: boolean } {
+export function withStreamUsage(
+  body: JsonObject,
+  engine: string = "vLLM",
+): { body: JsonObject; injected: boolean } {
   if (body.stream !== true) return { body, injected: false };
   const options = body.stream_options;
   const current = options !== null && typeof options === "object" && !Array.isArray(options)
     ? options as JsonObject
     : {};
   if (current.include_usage === true) return { body, injected: false };
-  return {
-    body: { ...body, stream_options: { ...current, include_usage: true } },
-    injected: true,
-  };
+  const injected: JsonObject = { ...current, include_usage: true };
+  if (current.continuous_usage_stats !== undefined && engine !== "SGLang") {
+    injected.continuous_usage_stats = false;
+  }
+  return { body: { ...body, stream_options: injected }, injected: true };
 }
 
 /**

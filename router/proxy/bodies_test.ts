@@ -15,9 +15,21 @@ Deno.test("withStreamUsage table", () => {
     [{}, {}, false],
     [{ stream: true }, { stream: true, stream_options: { include_usage: true } }, true],
     [
+      // Without include_usage the engine sends no per-chunk usage; injecting it must not
+      // turn that on for the client.
       { stream: true, stream_options: { continuous_usage_stats: true } },
-      { stream: true, stream_options: { continuous_usage_stats: true, include_usage: true } },
+      { stream: true, stream_options: { continuous_usage_stats: false, include_usage: true } },
       true,
+    ],
+    [
+      { stream: true, stream_options: { include_usage: false, continuous_usage_stats: true } },
+      { stream: true, stream_options: { include_usage: true, continuous_usage_stats: false } },
+      true,
+    ],
+    [
+      { stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } },
+      { stream: true, stream_options: { include_usage: true, continuous_usage_stats: true } },
+      false,
     ],
     [{ stream: true, stream_options: { include_usage: false } }, {
       stream: true,
@@ -37,6 +49,16 @@ Deno.test("withStreamUsage table", () => {
     deepEqual(withStreamUsage(input), { body, injected }, JSON.stringify(input));
     deepEqual(input, frozen);
   }
+});
+
+Deno.test("withStreamUsage: SGLang sends per-chunk usage without include_usage; left as sent", () => {
+  deepEqual(
+    withStreamUsage({ stream: true, stream_options: { continuous_usage_stats: true } }, "SGLang"),
+    {
+      body: { stream: true, stream_options: { continuous_usage_stats: true, include_usage: true } },
+      injected: true,
+    },
+  );
 });
 
 Deno.test("prefillBody: one token, no stream, no min tokens", () => {
