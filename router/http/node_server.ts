@@ -177,6 +177,7 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
     sockets.add(socket);
     options.onConnections?.(sockets.size);
     arm(socket, options.headerTimeoutMs);
+    socket.once("data", (chunk: Uint8Array) => firstPackets.set(socket, chunk));
     socket.on("close", () => {
       disarm(socket);
       sockets.delete(socket);
@@ -185,6 +186,8 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
     socket.on("error", () => {});
   });
 
+  /** A connection's first bytes until its first request parses (for a refused one's id). */
+  const firstPackets = new WeakMap<Socket, Uint8Array>();
   /** The request whose body is being read on a socket: a parse error is its to answer. */
   const reading = new WeakMap<Socket, (message: string) => void>();
 
@@ -201,7 +204,12 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
     const routerError = error.code === "HPE_HEADER_OVERFLOW"
       ? new RouterError(431, "request headers too large", { category: "request_parsing" })
       : Errors.unreadableBody(`malformed HTTP request: ${error.message}`);
-    const requestId = crypto.randomUUID();
+    // The parser keeps what it could not parse: the client's request id is in there.
+    const packet = (error as { rawPacket?: Uint8Array }).rawPacket ?? firstPackets.get(socket);
+    const given = packet
+      ? /\r\nx-request-id:[ \t]*([^\r\n]*)/i.exec(new TextDecoder().decode(packet))?.[1]?.trim()
+      : undefined;
+    const requestId = requestIdOf(new Headers(given ? { "x-request-id": given } : {}));
     options.onRejected?.({
       timestamp: new Date().toISOString(),
       request_id: requestId,
@@ -217,6 +225,7 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
     const socket = req.socket;
     disarm(socket);
+    firstPackets.delete(socket);
     busy.add(socket);
     const started = performance.now();
     const startedAt = Date.now();

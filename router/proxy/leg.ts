@@ -6,7 +6,12 @@
  * @module
  */
 import type { Endpoint } from "../datastore/endpoint.ts";
-import { type EngineClient, LegTimeoutError, type LegTimeouts } from "./engine_client.ts";
+import {
+  type EngineClient,
+  LegTimeoutError,
+  type LegTimeouts,
+  ReusedConnectionError,
+} from "./engine_client.ts";
 import type { HeaderPairs } from "./forward_headers.ts";
 
 /** Why a leg or an attempt failed. */
@@ -43,6 +48,11 @@ export interface Failure {
   readonly body?: string;
   /** The engine's content type, for `status` failures. */
   readonly contentType?: string;
+  /**
+   * A reused engine connection broke (`connect` failures): the attempt may run once more on the
+   * same pod or pair, even when it was the last candidate.
+   */
+  readonly stale?: boolean;
 }
 
 /** Largest error body kept from an engine. */
@@ -132,6 +142,9 @@ export function failureOfError(
   if (signal.aborted) return { ...base, kind: "aborted", message: "aborted" };
   if (e instanceof LegTimeoutError) {
     return { ...base, kind: "timeout", message: `${endpoint.key}: ${e.message}` };
+  }
+  if (e instanceof ReusedConnectionError) {
+    return { ...base, kind: "connect", stale: true, message: `${endpoint.key}: ${e.message}` };
   }
   return {
     ...base,

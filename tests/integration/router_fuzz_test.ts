@@ -386,7 +386,9 @@ function withId(c: Case, i: number): Case {
     return {
       ...c,
       id,
-      parts: [first!.replace("\r\n\r\n", `\r\nx-request-id: ${id}\r\n\r\n`), ...rest],
+      // Right after the request line: a router can only echo an id it has read, and a request
+      // whose headers overflow the limit is refused before the later ones are read.
+      parts: [first!.replace("\r\n", `\r\nx-request-id: ${id}\r\n`), ...rest],
     };
   }
   if (c.headers.some(([k]) => k === "x-request-id")) return c;
@@ -492,7 +494,7 @@ function methodOf(c: Case): string {
 function violation(c: Case, o: Outcome): string | undefined {
   if (o.status === "dropped") return undefined;
   if (!Number.isInteger(o.status)) return `unparsable status`;
-  if (o.status >= 500) return `status ${o.status}`;
+  if (o.status >= 500) return `status ${o.status}: ${o.body?.slice(0, 300)}`;
   if (o.listener) return undefined; // counted and reported; the app never saw the request
   if (!o.headers!.get("x-request-id")) return "no x-request-id";
   if (o.status < 400) return undefined;
