@@ -170,8 +170,9 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
       const error = closing
         ? new RouterError(503, "router is shutting down", { category: "proxy" })
         : new RouterError(503, "too many connections", { category: "proxy" });
-      socket.end(_rawErrorResponse(error));
-      setTimeout(() => socket.destroy(), 1000).unref?.();
+      // Written and closed at once: a refused connection must not hold its descriptor.
+      socket.on("error", () => {});
+      socket.end(_rawErrorResponse(error), () => socket.destroy());
       return;
     }
     sockets.add(socket);

@@ -12,7 +12,13 @@ import type { RouterConfig } from "../../router/config/router_config.ts";
 import type { Pod } from "../../router/datastore/pod.ts";
 import { FileSource } from "../../router/discovery/file_source.ts";
 import type { AccessLogEntry } from "../../router/http/access_log.ts";
-import { createRouter, type RunningRouter, serveRouter } from "../../router/router.ts";
+import {
+  createRouter,
+  type RunningRouter,
+  type ServeOptions,
+  serveRouter,
+} from "../../router/router.ts";
+import type { TimeoutDefaults } from "../../router/proxy/attempts.ts";
 import { pod } from "../../router/testing/objects.ts";
 import { type SimulatorProcess, spawnSimulator } from "../sim/process.ts";
 
@@ -92,6 +98,10 @@ export async function startFleet(options: {
   engines: EngineSpec[];
   objects: (ModelRoute | ModelServer)[];
   config?: RouterConfig;
+  /** Listener settings (connection cap, read timeouts). */
+  serve?: ServeOptions;
+  /** Router defaults (leg timeouts). */
+  timeouts?: TimeoutDefaults;
 }): Promise<Fleet> {
   const sims = new Map<string, SimulatorProcess>();
   const dir = await Deno.makeTempDir({ prefix: "kthena-router-it-" });
@@ -140,8 +150,9 @@ export async function startFleet(options: {
         sources: [new FileSource({ dir, debounceMs: 20 })],
         accessLog: (e) => log.push(e),
         ...(options.config ? { config: options.config } : {}),
+        ...(options.timeouts ? { timeouts: options.timeouts } : {}),
       }),
-      { hostname: "127.0.0.1", port: 0 },
+      { hostname: "127.0.0.1", port: 0, ...options.serve },
     );
     return {
       router,
