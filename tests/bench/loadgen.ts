@@ -23,6 +23,8 @@ export interface LoadResult {
   ttfb_p99_ms: number;
   peak_open: number;
   timed_out: boolean;
+  /** CPU time of the load generator itself per request, µs. */
+  cpu_us_per_request: number;
 }
 
 /** One load run. */

@@ -35,7 +35,7 @@
  *   `--vllm-pd-disaggregation --kv-connector nixl`;
  * - `pd-sglang`: the same with SGLang-flavour simulators (bootstrap protocol): ours with an
  *   SGLang ModelServer vs sglang-router `--pd-disaggregation`;
- * - `open-streams`: `--streams` (2,000) concurrent SSE streams of ~8 s each (simulator time scale
+ * - `open-streams`: `--streams` (2,000) concurrent SSE streams of 8–10 s each (simulator time scale
  *   250 on the `fast` profile), opened over 2 s: completed, errors, peak open at once, and the
  *   router's peak RSS.
  *
@@ -180,7 +180,7 @@ const ALL_SCENARIOS: Scenario[] = [
   },
   {
     key: "open-streams",
-    title: `${STREAMS} concurrent SSE streams of ~8 s (32 tokens, 250 ms apart)`,
+    title: `${STREAMS} concurrent SSE streams of 8–10 s (32 tokens, 250 ms apart)`,
     flavour: "vllm",
     pd: false,
     stream: true,
@@ -427,7 +427,7 @@ async function runScenario(s: Scenario): Promise<TargetResult[]> {
           url: `${t.url}/v1/chat/completions`,
           body: body(s),
           concurrency: Math.min(16, s.concurrency),
-          requests: QUICK ? 300 : 1000,
+          requests: QUICK ? 1000 : 2000, // JIT-compiles the Deno targets' hot paths
           stream: s.stream,
           deadlineMs: 60_000,
         });
@@ -540,6 +540,14 @@ function report(s: Scenario, results: TargetResult[]): string {
       "peak RSS MiB",
       "errors",
     ];
+  const loadgenCpu = median(
+    results.flatMap((t) => t.runs.map((r) => r.load.cpu_us_per_request)),
+  );
+  notes.push(
+    `load generator: ${f(loadgenCpu)} µs CPU per ${s.openStreams ? "stream" : "request"} ` +
+      `(median over its runs)`,
+  );
+  if (s.pd) notes.push("direct: an aggregated simulator of the same flavour (one engine hop)");
   return [
     `### ${s.key}: ${s.title}`,
     "",

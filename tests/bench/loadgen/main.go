@@ -4,7 +4,7 @@
 // end (a streamed response is read until the server closes it and must end with
 // "data: [DONE]"). It prints one JSON object: requests, errors (by kind), seconds,
 // req/s, latency and time-to-first-byte percentiles in milliseconds, and the peak
-// number of requests in flight at once.
+// number of requests in flight at once, and its own CPU time per request.
 //
 // It dials 127.0.0.1 only: any other host in -url is refused.
 //
@@ -25,6 +25,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -43,6 +44,8 @@ type result struct {
 	TTFBP99    float64          `json:"ttfb_p99_ms"`
 	PeakOpen   int64            `json:"peak_open"`
 	TimedOut   bool             `json:"timed_out"`
+	// CPU time (user + system) this process used per request, µs.
+	CPUMicrosPerRequest float64 `json:"cpu_us_per_request"`
 }
 
 func percentile(sorted []float64, p float64) float64 {
@@ -186,6 +189,11 @@ func main() {
 		r.Mean = sum / float64(len(all))
 		r.Max = all[len(all)-1]
 		r.RPS = float64(len(all)) / elapsed
+		var ru syscall.Rusage
+		if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+			cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+			r.CPUMicrosPerRequest = float64(cpu.Microseconds()) / float64(len(all))
+		}
 	}
 	out, _ := json.Marshal(r)
 	fmt.Println(string(out))
