@@ -31,12 +31,10 @@ import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { modelRoute, modelServer, pod } from "../../router/testing/objects.ts";
 import { type SimulatorProcess, spawnSimulator } from "../sim/process.ts";
+import { cpuSeconds, freePort, repoPath as path } from "./procs.ts";
 
 // deno-lint-ignore no-console
 const say = (line = "") => console.log(line);
-
-const ROOT = new URL("../../", import.meta.url);
-const path = (rel: string) => decodeURIComponent(new URL(rel, ROOT).pathname);
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -48,20 +46,6 @@ const { values: flags } = parseArgs({
 });
 const QUICK = flags.quick;
 const STREAMS = Number(flags.streams);
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-/** CPU seconds (user + system, all threads) a process has used. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
-}
 
 /** Sets the CPU affinity of every thread of `pid` (threads created later inherit it). */
 async function pin(pid: number, cpus: string): Promise<void> {

@@ -1,0 +1,3 @@
+module kthena.local/bench/loadgen
+
+go 1.26
