@@ -1,6 +1,6 @@
 /**
  * Finds or builds the binaries of the test cluster: etcd, kube-apiserver,
- * kube-controller-manager and kubectl.
+ * kube-controller-manager, kube-scheduler and kubectl.
  *
  * Order of preference, per binary:
  * 1. `KUBEBUILDER_ASSETS` (the envtest convention) when it holds the binary;
@@ -17,6 +17,7 @@ export interface ClusterBinaries {
   etcd: string;
   kubeApiserver: string;
   kubeControllerManager: string;
+  kubeScheduler: string;
   kubectl: string;
   /** The Kubernetes version the binaries were built from (or "external"). */
   version: string;
@@ -33,6 +34,7 @@ const PACKAGES = {
     "k8s.io/kubernetes/cmd/kube-controller-manager",
   ],
   kubectl: ["kubectl", "k8s.io/kubernetes/cmd/kubectl"],
+  kubeScheduler: ["kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler"],
   etcd: ["etcd", "go.etcd.io/etcd/server/v3"],
 } as const;
 
@@ -78,7 +80,7 @@ async function isExecutable(path: string): Promise<boolean> {
 }
 
 /**
- * Returns the paths of all four binaries, building the missing ones (several minutes on a cold
+ * Returns the paths of all five binaries, building the missing ones (several minutes on a cold
  * machine; progress goes to `log`). Concurrent callers wait on one build through a lock file.
  *
  * @example
@@ -119,6 +121,7 @@ export async function ensureBinaries(
     etcd: found.etcd!,
     kubeApiserver: found.kubeApiserver!,
     kubeControllerManager: found.kubeControllerManager!,
+    kubeScheduler: found.kubeScheduler!,
     kubectl: found.kubectl!,
     version: assets ? "external" : version,
   };
