@@ -28,6 +28,11 @@ export interface ClusterOptions {
   manifests?: string[];
   /** Start kube-controller-manager (garbage collector, namespaces). Default true. */
   controllerManager?: boolean;
+  /**
+   * Extra kube-controller-manager controllers besides garbage collection, namespaces and
+   * service accounts, e.g. `["deployment-controller", "replicaset-controller"]`.
+   */
+  extraControllers?: string[];
   /** Start kube-scheduler (binds default-scheduler pods to nodes). Default false. */
   scheduler?: boolean;
   /** Progress lines. */
@@ -226,7 +231,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     if (opts.controllerManager ?? true) {
       procs.push(spawn(bins.kubeControllerManager, [
         `--kubeconfig=${kubeconfigPath}`,
-        "--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller",
+        `--controllers=${
+          [
+            "garbage-collector-controller",
+            "namespace-controller",
+            "serviceaccount-controller",
+            ...(opts.extraControllers ?? []),
+          ].join(",")
+        }`,
         "--leader-elect=false",
         "--secure-port=0",
         "--use-service-account-credentials=false",
@@ -237,8 +249,6 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     if (opts.scheduler) {
       procs.push(spawn(bins.kubeScheduler, [
         `--kubeconfig=${kubeconfigPath}`,
-        `--authentication-kubeconfig=${kubeconfigPath}`,
-        `--authorization-kubeconfig=${kubeconfigPath}`,
         "--leader-elect=false",
         "--bind-address=127.0.0.1",
         `--secure-port=${freePort()}`,

@@ -17,6 +17,9 @@
  *   `--port` (30000), `--tp-size`/`--tp`, `--disaggregation-mode prefill|decode`,
  *   `--disaggregation-bootstrap-port` (8998), `--lora-paths name=path …`.
  *
+ * - llm-d's `llm-d-inference-sim` (and `sglang-inference-sim`), the mocks of upstream's e2e
+ *   suites: as vLLM (SGLang), plus `--mode echo|random`.
+ *
  * `sh -c '<script>'` is split as a shell would (quotes, backslash-newlines), and `$(VAR)`
  * references are expanded from the container's environment first (Kubernetes does that).
  *
@@ -162,7 +165,7 @@ export function planContainer(c: ContainerLike, env: Record<string, string>): Co
   // as the runtime sidecar's `--engine vllm` do not make an engine).
   const program = argv.slice(0, 3).filter((w) => !w.startsWith("--")).join(" ");
   const isSglang = /sglang/.test(program) || /sglang/i.test(image);
-  const isVllm = !isSglang && (/vllm/.test(program) || /vllm/i.test(image));
+  const isVllm = !isSglang && (/vllm/.test(program) || /vllm|inference-sim/i.test(image));
   if (!isSglang && !isVllm) return { kind: "idle" };
   const f = new Flags(argv);
   const sim: string[] = [];
@@ -245,4 +248,6 @@ function common(f: Flags, sim: string[]): void {
   if (maxLen) sim.push("--max-model-len", maxLen);
   const seqs = num(f.get(["--max-num-seqs", "--max-running-requests"]));
   if (seqs) sim.push("--max-num-seqs", seqs);
+  const mode = f.get(["--mode"]); // llm-d-inference-sim
+  if (mode === "echo" || mode === "random") sim.push("--mode", mode);
 }

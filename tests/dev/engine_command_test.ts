@@ -117,3 +117,15 @@ Deno.test("every engine container of examples/model-serving is understood", asyn
     }
   }
 });
+
+Deno.test("llm-d-inference-sim in echo mode, as upstream's e2e mocks run it", () => {
+  const p = planContainer({
+    image: "ghcr.io/llm-d/llm-d-inference-sim:v0.5.1",
+    args: ["--model", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "--port", "8000", "--mode=echo"],
+  }, {});
+  assert.equal(p.kind, "engine");
+  if (p.kind === "engine") {
+    assert.equal(p.model, "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B");
+    assert.match(p.simArgs.join(" "), /--mode echo/);
+  }
+});

@@ -72,7 +72,18 @@ export interface Stack {
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const log = opts.log ?? (() => {});
   const binaries = await ensureBinaries(log);
-  const cluster = await startCluster({ binaries, scheduler: true, log });
+  const cluster = await startCluster({
+    binaries,
+    scheduler: true,
+    // Deployments and ReplicaSets: the router's upstream e2e scenarios run engines in them.
+    extraControllers: [
+      "deployment-controller",
+      "replicaset-controller",
+      // Lifts the not-ready taint the API server puts on new Nodes once they report Ready.
+      "node-lifecycle-controller",
+    ],
+    log,
+  });
   const cleanups: (() => Promise<void>)[] = [() => cluster.stop()];
   const stopAll = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => {});
