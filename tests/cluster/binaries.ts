@@ -105,7 +105,7 @@ export async function ensureBinaries(
   }
   if (missing.length > 0) {
     await Deno.mkdir(cache, { recursive: true });
-    await withLock(`${cache}/.build.lock`, async () => {
+    await withLock(`${cache}/.build.lock`, log, async () => {
       // Another process may have built them while we waited for the lock.
       const still: BinaryKey[] = [];
       for (const key of missing) {
@@ -170,8 +170,14 @@ async function build(
 }
 
 /** Runs `fn` while holding an exclusive lock file (polling; the build is minutes long). */
-async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 60 * 60_000;
+async function withLock<T>(
+  path: string,
+  log: (line: string) => void,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const started = Date.now();
+  const deadline = started + 60 * 60_000;
+  let lastSaid = 0;
   for (;;) {
     try {
       const f = await Deno.open(path, { createNew: true, write: true });
@@ -185,6 +191,14 @@ async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
         continue;
       }
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${path}`);
+      if (Date.now() - lastSaid >= 30_000) {
+        lastSaid = Date.now();
+        log(
+          `another process is building the cluster binaries (lock ${path}); waiting, ${
+            Math.round((Date.now() - started) / 1000)
+          } s so far`,
+        );
+      }
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
