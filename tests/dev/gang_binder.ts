@@ -146,7 +146,11 @@ export class GangBinder {
     }
     this.#busy = true;
     try {
-      await this.#schedule();
+      // Gangs left waiting (no PodGroup yet, too few members, no room) are looked at again
+      // in a second: PodGroup and Node changes are not watched.
+      if (await this.#schedule() > 0 && !this.#stopped) {
+        this.#timer = setTimeout(() => this.#pass(), 1000);
+      }
     } catch (e) {
       this.#opts.log?.(`gang binder: ${e}`);
       this.#timer = setTimeout(() => this.#pass(), 2000);
@@ -159,14 +163,16 @@ export class GangBinder {
     }
   }
 
-  async #schedule(): Promise<void> {
+  /** One pass; returns how many gangs are still waiting. */
+  async #schedule(): Promise<number> {
     const name = this.#opts.schedulerName ?? "volcano";
     const all = this.#pods!.store.list();
     const live = (p: V1Pod) => p.status?.phase !== "Succeeded" && p.status?.phase !== "Failed";
     const waiting = all.filter((p) =>
       p.spec?.schedulerName === name && !p.spec?.nodeName && !p.metadata?.deletionTimestamp
     );
-    if (waiting.length === 0) return;
+    if (waiting.length === 0) return 0;
+    let left = 0;
     const t = this.#client.transport;
     const nodeList = await t.json<{ items: V1Node[] }>("/api/v1/nodes");
     const nodes = nodeList.items.filter((n) =>
@@ -191,22 +197,31 @@ export class GangBinder {
     for (const [key, pods] of gangs) {
       let minMember = 1;
       let groupPath: string | undefined;
+      let phase: string | undefined;
       if (!key.startsWith("pod:")) {
         const [ns, g] = key.split("/") as [string, string];
         groupPath = `/apis/scheduling.volcano.sh/v1beta1/namespaces/${ns}/podgroups/${g}`;
         const res = await t.request(groupPath);
         if (!res.ok) {
           await res.body?.cancel();
+          left++;
           continue; // the PodGroup comes first; Volcano waits for it too
         }
-        const pg = await res.json() as { spec?: { minMember?: number } };
+        const pg = await res.json() as {
+          spec?: { minMember?: number };
+          status?: { phase?: string };
+        };
+        phase = pg.status?.phase;
         minMember = pg.spec?.minMember ?? 1;
         const bound = all.filter((p) =>
           p.metadata?.namespace === ns && p.spec?.nodeName && live(p) &&
           p.metadata?.annotations?.[GROUP_ANNOTATION] === g
         ).length;
         if (pods.length + bound < minMember) {
-          await this.#setPhase(groupPath, "Pending", `${pods.length + bound}/${minMember} pods`);
+          if (phase !== "Pending") {
+            await this.#setPhase(groupPath, "Pending", `${pods.length + bound}/${minMember} pods`);
+          }
+          left++;
           continue;
         }
       }
@@ -219,7 +234,10 @@ export class GangBinder {
         nodes,
       );
       if (!placement) {
-        if (groupPath) await this.#setPhase(groupPath, "Pending", "resources do not fit");
+        if (groupPath && phase !== "Pending") {
+          await this.#setPhase(groupPath, "Pending", "resources do not fit");
+        }
+        left++;
         continue;
       }
       for (const p of pods) {
@@ -243,6 +261,7 @@ export class GangBinder {
       if (groupPath) await this.#setPhase(groupPath, "Running", "");
       this.#opts.log?.(`gang binder: bound ${pods.length} pod(s) of ${key}`);
     }
+    return left;
   }
 
   async #setPhase(path: string, phase: string, message: string): Promise<void> {

@@ -138,6 +138,16 @@ export class NodeAgent {
     return out;
   }
 
+  /** The processes of a pod's containers, by container name. */
+  processes(namespace: string, name: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.#pods.values()) {
+      if (r.pod.metadata?.namespace !== namespace || r.pod.metadata?.name !== name) continue;
+      for (const c of r.containers) if (c.proc) out[c.spec.name] = c.proc.pid;
+    }
+    return out;
+  }
+
   /** Registers the nodes, starts renewing their Leases and watching their pods. */
   async start(): Promise<void> {
     for (const n of this.#nodes) await this.#registerNode(n);

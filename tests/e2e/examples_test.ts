@@ -96,6 +96,57 @@ Deno.test("kube-scheduler binds by resources: 1 GPU runs, 9 GPUs stay Pending", 
   await s.k(["delete", "namespace", "sched", "--wait=false"]);
 });
 
+Deno.test("the gang binder binds a PodGroup only when all of minMember fit", E2E, async () => {
+  const s = await up();
+  const ns = "gang";
+  await s.k(["create", "namespace", ns]);
+  const group = (name: string, minMember: number) =>
+    JSON.stringify({
+      apiVersion: "scheduling.volcano.sh/v1beta1",
+      kind: "PodGroup",
+      metadata: { name, namespace: ns },
+      spec: { minMember },
+    });
+  const pod = (name: string, pg: string, gpus: number) =>
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name,
+        namespace: ns,
+        labels: { pg },
+        annotations: { "scheduling.k8s.io/group-name": pg },
+      },
+      spec: {
+        schedulerName: "volcano",
+        containers: [{
+          name: "c",
+          image: "busybox",
+          resources: { limits: { "nvidia.com/gpu": String(gpus) } },
+        }],
+      },
+    });
+  // Two members of 5 GPUs each: 10 > 8, neither is bound.
+  await s.k(["apply", "-f", "-"], group("big", 2));
+  await s.k(["apply", "-f", "-"], pod("big-0", "big", 5));
+  await s.k(["apply", "-f", "-"], pod("big-1", "big", 5));
+  // A gang of two whose second member comes later.
+  await s.k(["apply", "-f", "-"], group("late", 2));
+  await s.k(["apply", "-f", "-"], pod("late-0", "late", 1));
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.ok((await pods(s, ns)).every((p) => !p.spec?.nodeName), "nothing bound yet");
+  const phase = (pg: string) =>
+    s.k(["get", "podgroup", "-n", ns, pg, "-o", "jsonpath={.status.phase}"]);
+  assert.equal(await phase("big"), "Pending");
+  await s.k(["apply", "-f", "-"], pod("late-1", "late", 1));
+  await waitPodsReady(s, ns, "pg=late", 2, 30_000);
+  assert.equal(await phase("late"), "Running");
+  assert.ok((await pods(s, ns, "pg=big")).every((p) => !p.spec?.nodeName));
+  await s.k(["delete", "namespace", ns, "--wait=false"]);
+  // The GPUs the gang held are free again before the examples need them.
+  await eventually("gang pods gone", async () => (await pods(s, ns)).length === 0, 60_000);
+});
+
 Deno.test("every example answers a chat completion through the router", E2E, async () => {
   const s = await up();
   await s.k(["create", "namespace", "dev"]);
@@ -119,9 +170,68 @@ Deno.test("every example answers a chat completion through the router", E2E, asy
     const body = assertCompletion(await chat(s.routerUrl, e.model));
     assert.equal(body.model, e.model);
   }));
+  // Each answer came from a prefill and a decode pod of one group (the router's access log).
+  const log = await Deno.readTextFile(`${s.cluster.dir}/router.log`);
+  for (const e of EXAMPLES) {
+    const lines = log.split("\n").filter((l) => l.startsWith("{")).map((l) =>
+      JSON.parse(l) as Record<string, string | number>
+    ).filter((l) => l.model_name === e.model && l.status_code === 200);
+    assert.ok(lines.length >= 3, `${e.model}: ${lines.length} access-log lines`);
+    for (const l of lines) {
+      assert.match(String(l.prefill_pod), new RegExp(`^${e.ms}-0-prefill-`), JSON.stringify(l));
+      assert.match(String(l.decode_pod), new RegExp(`^${e.ms}-0-decode-`), JSON.stringify(l));
+    }
+  }
   // The PodGroups of the Volcano examples were bound as gangs.
   const pg = await s.k(["get", "podgroups", "-A", "-o", "jsonpath={.items[*].status.phase}"]);
   assert.match(pg, /Running/);
+});
+
+Deno.test("the agent restarts a dead process (Always), fails the pod (Never)", E2E, async () => {
+  const s = await up();
+  await s.k(["create", "namespace", "restarts"]);
+  const pod = (name: string, restartPolicy: string) =>
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace: "restarts", labels: { app: name } },
+      spec: {
+        restartPolicy,
+        containers: [{
+          name: "engine",
+          image: "vllm/vllm-openai",
+          args: ["--model", "m", "--port", "8000"],
+          readinessProbe: { httpGet: { path: "/health", port: 8000 } },
+        }],
+      },
+    });
+  await s.k(["apply", "-f", "-"], pod("always", "Always"));
+  await s.k(["apply", "-f", "-"], pod("never", "Never"));
+  await waitPodsReady(s, "restarts", "app=always", 1, 60_000);
+  await waitPodsReady(s, "restarts", "app=never", 1, 60_000);
+  for (const name of ["always", "never"]) {
+    Deno.kill(s.agent.processes("restarts", name).engine!, "SIGKILL");
+  }
+  const restarted = await eventually("always restarted and Ready", async () => {
+    const [p] = await pods(s, "restarts", "app=always");
+    const cs = p?.status?.containerStatuses?.[0];
+    return cs?.restartCount === 1 && cs.ready && cs.lastState?.terminated ? p : undefined;
+  }, 60_000);
+  assert.equal(restarted.status?.phase, "Running");
+  const failed = await eventually("never Failed", async () => {
+    const [p] = await pods(s, "restarts", "app=never");
+    return p?.status?.phase === "Failed" ? p : undefined;
+  }, 30_000);
+  assert.equal(failed.status?.containerStatuses?.[0]?.state?.terminated?.exitCode, 137);
+  // Graceful deletion: the process goes, then the pod object.
+  const pid = s.agent.processes("restarts", "always").engine!;
+  await s.k(["delete", "pod", "-n", "restarts", "always", "--wait=false"]);
+  await eventually(
+    "pod always removed",
+    async () => (await pods(s, "restarts", "app=always")).length === 0,
+    30_000,
+  );
+  await assert.rejects(Deno.stat(`/proc/${pid}`));
 });
 
 Deno.test(
