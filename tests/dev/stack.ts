@@ -178,6 +178,26 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await waitHttp(`${routerUrl}/readyz`, 60_000, router, "router");
     log(`router on ${routerUrl}`);
 
+    // If this process dies without stopping the stack (SIGKILL, a crash), a reaper kills what
+    // it started: the cluster has its own; this one reads the PIDs written here every second.
+    const pidFile = `${cluster.dir}/stack.pids`;
+    const writePids = () =>
+      Deno.writeTextFile(
+        pidFile,
+        [controller.child.pid, router.child.pid, ...agent.pids()].join(" "),
+      ).catch(() => {});
+    await writePids();
+    const pidTimer = setInterval(writePids, 1000);
+    Deno.unrefTimer(pidTimer);
+    const reaper = startReaper(pidFile);
+    cleanups.push(() => {
+      clearInterval(pidTimer);
+      try {
+        reaper.kill("SIGKILL");
+      } catch { /* gone */ }
+      return Promise.resolve();
+    });
+
     return {
       cluster,
       kubectlPath: binaries.kubectl,
@@ -202,6 +222,21 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await stopAll();
     throw e;
   }
+}
+
+/** A shell that waits for this process to end, then kills the PIDs listed in `pidFile`. */
+function startReaper(pidFile: string): Deno.ChildProcess {
+  const script = `while kill -0 ${Deno.pid} 2>/dev/null; do sleep 1; done; ` +
+    `P=$(cat '${pidFile}' 2>/dev/null); [ -n "$P" ] || exit 0; ` +
+    `kill -TERM $P 2>/dev/null; sleep 3; kill -KILL $P 2>/dev/null; exit 0`;
+  const child = new Deno.Command("sh", {
+    args: ["-c", script],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  child.unref();
+  return child;
 }
 
 /** Spawns `deno <args>` with stdout and stderr appended to a log file. */
