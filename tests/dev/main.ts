@@ -7,11 +7,14 @@
  *
  * `deno task dev --router-only` runs the fast router + simulators demo instead (no cluster;
  * see `router_only.ts`). Flags: `--port 8080`, `--profile a100-8b` (simulator latency),
- * `--no-examples`.
+ * `--no-examples`, `--nodes <file>` (YAML or JSON list of `{name, capacity, labels}`: the
+ * agent's nodes instead of the default GPU and Ascend nodes).
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import { parse } from "yaml";
+import type { NodeSpec } from "./node_agent.ts";
 import { runRouterOnly } from "./router_only.ts";
 import { startStack } from "./stack.ts";
 
@@ -38,8 +41,12 @@ async function run(args: string[]): Promise<number> {
       port: { type: "string", default: "8080" },
       profile: { type: "string", default: "a100-8b" },
       "no-examples": { type: "boolean", default: false },
+      nodes: { type: "string" },
     },
   });
+  const nodes = values.nodes
+    ? parse(await Deno.readTextFile(values.nodes)) as NodeSpec[]
+    : undefined;
   const t0 = performance.now();
   const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
   let stack;
@@ -47,6 +54,7 @@ async function run(args: string[]): Promise<number> {
     stack = await startStack({
       routerPort: Number(values.port),
       profile: values.profile,
+      nodes,
       log: (l) => say(`[dev ${secs()}s] ${l}`),
     });
   } catch (e) {
