@@ -280,6 +280,80 @@ Deno.test("Metrics: request counts, latency and route-not-found errors", E2E, as
   assert.equal(await metric(s.routerUrl, "kthena_router_requests_total", errLabels), errBefore + 1);
 });
 
+Deno.test("PrefillDecodeDisaggregation: one PD group over http and over NIXL", E2E, async () => {
+  const s = await up();
+  const role = (name: string) => ({
+    name,
+    replicas: 1,
+    workerReplicas: 0,
+    entryTemplate: {
+      spec: {
+        containers: [{
+          name: "engine",
+          image: "vllm/vllm-openai:v0.10.0",
+          command: ["sh", "-c"],
+          args: [
+            `vllm serve Qwen/Qwen3-8B --port 8000 --kv-transfer-config ` +
+            `'{"kv_connector":"NixlConnector","kv_role":"kv_both"}'`,
+          ],
+          env: [{ name: "VLLM_NIXL_SIDE_CHANNEL_PORT", value: "5600" }],
+          readinessProbe: { httpGet: { path: "/health", port: 8000 }, periodSeconds: 1 },
+        }],
+      },
+    },
+  });
+  const pdServer = (name: string, extra: Record<string, unknown>) =>
+    modelServer(name, {}, "Qwen/Qwen3-8B", {
+      workloadSelector: {
+        matchLabels: { "modelserving.volcano.sh/name": "pd" },
+        pdGroup: {
+          groupKey: "modelserving.volcano.sh/group-name",
+          prefillLabels: { "modelserving.volcano.sh/role": "prefill" },
+          decodeLabels: { "modelserving.volcano.sh/role": "decode" },
+        },
+      },
+      ...extra,
+    });
+  await apply(
+    s,
+    {
+      apiVersion: "workload.serving.volcano.sh/v1alpha1",
+      kind: "ModelServing",
+      metadata: { name: "pd", namespace: NS },
+      spec: { replicas: 1, template: { roles: [role("prefill"), role("decode")] } },
+    },
+    pdServer("pd-http", {}),
+    pdServer("pd-nixl", { kvConnector: { type: "nixl" } }),
+    modelRoute("pd-http", {
+      modelName: "pd-http",
+      rules: [{ targetModels: [{ modelServerName: "pd-http" }] }],
+    }),
+    modelRoute("pd-nixl", {
+      modelName: "pd-nixl",
+      rules: [{ targetModels: [{ modelServerName: "pd-nixl" }] }],
+    }),
+  );
+  await waitPodsReady(s, NS, "modelserving.volcano.sh/name=pd", 2);
+  for (const model of ["pd-http", "pd-nixl"]) {
+    assertCompletion(await waitForChat(s.routerUrl, model));
+    const streamed = await chat(s.routerUrl, model, { stream: true });
+    assert.equal(streamed.status, 200, streamed.text);
+    assert.match(streamed.text, /data: \[DONE\]/);
+  }
+  const log = (await Deno.readTextFile(`${s.cluster.dir}/router.log`)).split("\n")
+    .filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const expected: [string, string][] = [["pd-http", "http"], ["pd-nixl", "nixl"]];
+  for (const [model, connector] of expected) {
+    const lines = log.filter((l) => l.model_name === model && l.status_code === 200);
+    assert.ok(lines.length >= 2, model);
+    for (const l of lines) {
+      assert.equal(l.kv_connector, connector, JSON.stringify(l));
+      assert.match(String(l.prefill_pod), /^pd-0-prefill-/);
+      assert.match(String(l.decode_pod), /^pd-0-decode-/);
+    }
+  }
+});
+
 Deno.test(
   "SglangPrefillDecodeDisaggregation: an SGLang PD pair from a ModelServing",
   E2E,
