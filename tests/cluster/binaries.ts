@@ -149,13 +149,16 @@ async function build(
       const [file, pkg] = PACKAGES[key];
       const started = performance.now();
       log(`building ${file} from ${pkg} (Go, ${version}); the first build takes minutes`);
+      const heartbeat = setInterval(() => {
+        log(`still building ${file} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+      }, 30_000);
       const out = await new Deno.Command("go", {
         args: ["build", "-trimpath", "-ldflags", ldflags, "-o", `${tmp}/${file}`, pkg],
         cwd: TOOLS_DIR,
         env: { GOFLAGS: "-mod=mod", CGO_ENABLED: "0" },
         stdout: "piped",
         stderr: "piped",
-      }).output();
+      }).output().finally(() => clearInterval(heartbeat));
       if (!out.success) {
         const err = new TextDecoder().decode(out.stderr);
         throw new Error(`go build ${pkg} failed:\n${err.slice(-4000)}`);
