@@ -81,6 +81,19 @@ Deno.test("kube-scheduler binds by resources: 1 GPU runs, 9 GPUs stay Pending", 
   await s.k(["apply", "-f", "-"], pod("too-big", 9));
   const [fits] = await waitPodsReady(s, "sched", "app=fits", 1, 60_000);
   assert.equal(fits?.spec?.nodeName, "gpu-node-0");
+  // The agent keeps its nodes' Leases fresh, as a kubelet does.
+  for (const node of s.agent.nodeNames) {
+    const renew = await s.k([
+      "get",
+      "lease",
+      "-n",
+      "kube-node-lease",
+      node,
+      "-o",
+      "jsonpath={.spec.renewTime}",
+    ]);
+    assert.ok(Date.now() - Date.parse(renew) < 30_000, `${node} lease renewed at ${renew}`);
+  }
   assert.match(fits?.status?.podIP ?? "", /^127\.1\./);
   const big = await eventually("the scheduler to mark too-big unschedulable", async () => {
     const p = (await pods(s, "sched")).find((p) => p.metadata?.name === "too-big");
