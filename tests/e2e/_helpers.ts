@@ -34,6 +34,14 @@ export interface E2EStack extends Stack {
 export async function e2eStack(): Promise<E2EStack> {
   const egress = watchEgress();
   const stack = await startStack({ routerPort: 0, profile: "fast" });
+  // A file whose last test (which stops the stack) is filtered out: the reapers end the
+  // processes when this one exits; the working directory goes here.
+  globalThis.addEventListener("unload", () => {
+    if (Deno.env.get("KTHENA_KEEP_CLUSTER_DIR") === "1") return;
+    try {
+      Deno.removeSync(stack.cluster.dir, { recursive: true });
+    } catch { /* stopped already */ }
+  });
   const k = async (args: string[], stdin?: string) => {
     const r = await stack.cluster.kubectl(args, stdin);
     if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${r.stderr}`);
