@@ -363,6 +363,51 @@ Deno.test("PrefillDecodeDisaggregation: one PD group over http and over NIXL", E
   }
 });
 
+Deno.test("PrefillDecodeMultinode: entry pods of multi-node roles pair up", E2E, async () => {
+  const s = await up();
+  const engineContainer = {
+    name: "engine",
+    image: "vllm/vllm-openai:v0.10.0",
+    args: ["--model", "Qwen/Qwen3-8B", "--port", "8000", "--tensor-parallel-size", "2"],
+    readinessProbe: { httpGet: { path: "/health", port: 8000 }, periodSeconds: 1 },
+  };
+  const role = (name: string) => ({
+    name,
+    replicas: 1,
+    workerReplicas: 1,
+    entryTemplate: { spec: { containers: [engineContainer] } },
+    workerTemplate: {
+      spec: { containers: [{ name: "worker", image: "busybox", command: ["sleep", "inf"] }] },
+    },
+  });
+  const entry = { "modelserving.volcano.sh/entry": "true" };
+  await apply(
+    s,
+    {
+      apiVersion: "workload.serving.volcano.sh/v1alpha1",
+      kind: "ModelServing",
+      metadata: { name: "multinode", namespace: NS },
+      spec: { replicas: 1, template: { roles: [role("prefill"), role("decode")] } },
+    },
+    modelServer("multinode", {}, "Qwen/Qwen3-8B", {
+      workloadSelector: {
+        matchLabels: { "modelserving.volcano.sh/name": "multinode", ...entry },
+        pdGroup: {
+          groupKey: "modelserving.volcano.sh/group-name",
+          prefillLabels: { "modelserving.volcano.sh/role": "prefill", ...entry },
+          decodeLabels: { "modelserving.volcano.sh/role": "decode", ...entry },
+        },
+      },
+    }),
+    modelRoute("multinode", {
+      modelName: "multinode",
+      rules: [{ targetModels: [{ modelServerName: "multinode" }] }],
+    }),
+  );
+  await waitPodsReady(s, NS, "modelserving.volcano.sh/name=multinode", 4);
+  assertCompletion(await waitForChat(s.routerUrl, "multinode"));
+});
+
 Deno.test(
   "SglangPrefillDecodeDisaggregation: an SGLang PD pair from a ModelServing",
   E2E,
