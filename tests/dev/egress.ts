@@ -5,7 +5,8 @@
  * How: every `intervalMs` it walks `/proc` for the descendants of a root PID, collects their
  * socket inodes (`/proc/<pid>/fd/* → socket:[inode]`) and looks them up in
  * `/proc/net/{tcp,tcp6,udp,udp6}`. A socket with a remote address other than loopback or
- * the unspecified address (a listener, an unconnected UDP socket) is a violation. Sampling
+ * the unspecified address (a listener, an unconnected UDP socket) is a violation, and so is a
+ * TCP listener bound to anything but loopback (`0.0.0.0` included). Sampling
  * misses a connection that opens and closes between two samples, but a dial to an address
  * that is not on this machine (a ClusterIP, a DNS server) sits in SYN_SENT or waits for an
  * answer for far longer than one interval. No LD_PRELOAD or privileges needed. Linux only.
@@ -13,8 +14,10 @@
  * @module
  */
 
-/** A socket seen talking to a non-loopback address. */
+/** A socket seen talking to, or listening on, a non-loopback address. */
 export interface EgressViolation {
+  /** `dial`: a peer outside loopback; `listen`: a listener on a non-loopback address. */
+  kind: "dial" | "listen";
   pid: number;
   command: string;
   protocol: string;
@@ -68,6 +71,12 @@ export function isLoopbackOrUnset(addr: string): boolean {
     host === "[0:0:0:0:0:0:0:0]";
 }
 
+/** Whether an `ip:port` is on 127.0.0.0/8 or `::1`. */
+function isLoopback(addr: string): boolean {
+  const host = addr.replace(/:\d+$/, "");
+  return host.startsWith("127.") || host === "[0:0:0:0:0:0:0:1]";
+}
+
 /** PIDs of `root` and all its descendants. */
 export async function descendants(root: number): Promise<number[]> {
   const parent = new Map<number, number>();
@@ -116,11 +125,13 @@ export async function sampleEgress(root: number = Deno.pid): Promise<EgressViola
       if (pid === undefined) continue;
       const local = decodeProcAddress(f[1]!);
       const remote = decodeProcAddress(f[2]!);
-      if (isLoopbackOrUnset(remote)) continue;
+      const listening = protocol.startsWith("tcp") && f[3] === "0A";
+      const kind = listening ? "listen" : "dial";
+      if (listening ? isLoopback(local) : isLoopbackOrUnset(remote)) continue;
       const command = await Deno.readTextFile(`/proc/${pid}/cmdline`).then((c) =>
         c.replaceAll("\0", " ").trim().slice(0, 200)
       ).catch(() => "?");
-      out.push({ pid, command, protocol, local, remote });
+      out.push({ kind, pid, command, protocol, local, remote });
     }
   }
   return out;

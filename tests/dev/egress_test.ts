@@ -25,3 +25,18 @@ Deno.test("sampleEgress sees a loopback connection of this process and flags non
     l.close();
   }
 });
+
+Deno.test("sampleEgress flags a listener on all interfaces", async () => {
+  const l = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+  try {
+    const seen = await sampleEgress();
+    assert.ok(
+      seen.some((v) =>
+        v.kind === "listen" && v.local === `0.0.0.0:${(l.addr as Deno.NetAddr).port}`
+      ),
+      JSON.stringify(seen),
+    );
+  } finally {
+    l.close();
+  }
+});

@@ -108,6 +108,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       `--config=${path("deno.json")}`,
       path("controller/main.ts"),
       `--kubeconfig=${cluster.kubeconfigPath}`,
+      "--bind-address=127.0.0.1",
       `--health-port=${healthPort}`,
       `--metrics-port=${freePort()}`,
       `--webhook-port=${webhookPort}`,

@@ -51,7 +51,11 @@ export async function e2eStack(): Promise<E2EStack> {
     k,
     async assertNoEgress() {
       const seen = await egress.stop();
-      assert.deepEqual(seen, [], `sockets outside 127.0.0.0/8: ${JSON.stringify(seen, null, 2)}`);
+      assert.deepEqual(
+        seen,
+        [],
+        `sockets dialing or listening outside 127.0.0.0/8: ${JSON.stringify(seen, null, 2)}`,
+      );
     },
   });
 }
