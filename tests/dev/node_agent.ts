@@ -418,6 +418,7 @@ class PodRunner {
   #probeTimer: ReturnType<typeof setInterval> | undefined;
   #writing: Promise<void> = Promise.resolve();
   #pendingWrite = false;
+  readonly #conditions = new Map<string, { status: string; at: string }>();
 
   constructor(
     readonly client: KubeClient,
@@ -669,11 +670,12 @@ class PodRunner {
     };
     const now = rfc3339();
     const allReady = this.containers.length > 0 && this.containers.every((c) => c.ready);
-    const cond = (type: string, ok: boolean) => ({
-      type,
-      status: ok ? "True" : "False",
-      lastTransitionTime: now,
-    });
+    const cond = (type: string, ok: boolean) => {
+      const status = ok ? "True" : "False";
+      const prev = this.#conditions.get(type);
+      if (prev?.status !== status) this.#conditions.set(type, { status, at: now });
+      return { type, status, lastTransitionTime: this.#conditions.get(type)!.at };
+    };
     return {
       phase: this.#phase,
       hostIP: "127.0.0.1",
@@ -700,8 +702,7 @@ class PodRunner {
     this.#writing = this.#writing.then(async () => {
       this.#pendingWrite = false;
       const status = this.#status();
-      // Transition times change every write; compare without them.
-      const key = JSON.stringify(status, (k, v) => (k === "lastTransitionTime" ? undefined : v));
+      const key = JSON.stringify(status);
       if (key === this.#lastStatus) return;
       const ns = this.pod.metadata?.namespace ?? "default";
       const name = this.pod.metadata?.name ?? "";
