@@ -24,6 +24,8 @@ export interface ControllerFlags {
   controllers: Set<ControllerName>;
   metricsPort: number;
   healthPort: number;
+  /** Address the health, metrics and webhook servers listen on. Default all (`0.0.0.0`). */
+  bindAddress: string;
   enableWebhook: boolean;
   webhookPort: number;
   tlsCertFile: string;
@@ -83,6 +85,7 @@ export function parseControllerFlags(args: string[]): ControllerFlags {
       controllers: { type: "string", default: "*" },
       "metrics-port": { type: "string", default: "8080" },
       "health-port": { type: "string", default: "8081" },
+      "bind-address": { type: "string", default: "0.0.0.0" },
       "enable-webhook": { type: "boolean", default: true },
       "no-enable-webhook": { type: "boolean", default: false },
       "webhook-port": { type: "string", default: "8443" },
@@ -109,6 +112,7 @@ export function parseControllerFlags(args: string[]): ControllerFlags {
     controllers: resolveControllers(values.controllers ?? "*"),
     metricsPort: int("metrics-port", values["metrics-port"], 0),
     healthPort: int("health-port", values["health-port"], 0),
+    bindAddress: values["bind-address"] ?? "0.0.0.0",
     enableWebhook: (values["enable-webhook"] ?? true) && !values["no-enable-webhook"],
     // Upstream calls the webhook port --port.
     webhookPort: int("webhook-port", values.port ?? values["webhook-port"], 0),

@@ -7,6 +7,8 @@ Deno.test("flags: defaults follow upstream", () => {
   assert.equal(f.leaderElect, false);
   assert.equal(f.webhookPort, 8443);
   assert.equal(f.enableWebhook, true);
+  assert.equal(f.bindAddress, "0.0.0.0");
+  assert.equal(parseControllerFlags(["--bind-address=127.0.0.1"]).bindAddress, "127.0.0.1");
   assert.deepEqual([...f.controllers], ["modelserving", "leaderworkerset"]);
 });
 

@@ -74,7 +74,7 @@ export async function main(args: string[]): Promise<number> {
       caches: () => !leading || controllers.every((c) => c.ready()),
     },
   });
-  const listen = (port: number) => ({ port, hostname: "0.0.0.0", onListen: () => {} });
+  const listen = (port: number) => ({ port, hostname: flags.bindAddress, onListen: () => {} });
   servers.push(Deno.serve(listen(flags.healthPort), health));
   if (flags.metricsPort !== flags.healthPort) {
     servers.push(Deno.serve(listen(flags.metricsPort), health));

@@ -1,6 +1,6 @@
 /**
  * Finds or builds the binaries of the test cluster: etcd, kube-apiserver,
- * kube-controller-manager and kubectl.
+ * kube-controller-manager, kube-scheduler and kubectl.
  *
  * Order of preference, per binary:
  * 1. `KUBEBUILDER_ASSETS` (the envtest convention) when it holds the binary;
@@ -17,6 +17,7 @@ export interface ClusterBinaries {
   etcd: string;
   kubeApiserver: string;
   kubeControllerManager: string;
+  kubeScheduler: string;
   kubectl: string;
   /** The Kubernetes version the binaries were built from (or "external"). */
   version: string;
@@ -33,6 +34,7 @@ const PACKAGES = {
     "k8s.io/kubernetes/cmd/kube-controller-manager",
   ],
   kubectl: ["kubectl", "k8s.io/kubernetes/cmd/kubectl"],
+  kubeScheduler: ["kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler"],
   etcd: ["etcd", "go.etcd.io/etcd/server/v3"],
 } as const;
 
@@ -78,7 +80,7 @@ async function isExecutable(path: string): Promise<boolean> {
 }
 
 /**
- * Returns the paths of all four binaries, building the missing ones (several minutes on a cold
+ * Returns the paths of all five binaries, building the missing ones (several minutes on a cold
  * machine; progress goes to `log`). Concurrent callers wait on one build through a lock file.
  *
  * @example
@@ -103,7 +105,7 @@ export async function ensureBinaries(
   }
   if (missing.length > 0) {
     await Deno.mkdir(cache, { recursive: true });
-    await withLock(`${cache}/.build.lock`, async () => {
+    await withLock(`${cache}/.build.lock`, log, async () => {
       // Another process may have built them while we waited for the lock.
       const still: BinaryKey[] = [];
       for (const key of missing) {
@@ -119,6 +121,7 @@ export async function ensureBinaries(
     etcd: found.etcd!,
     kubeApiserver: found.kubeApiserver!,
     kubeControllerManager: found.kubeControllerManager!,
+    kubeScheduler: found.kubeScheduler!,
     kubectl: found.kubectl!,
     version: assets ? "external" : version,
   };
@@ -146,13 +149,16 @@ async function build(
       const [file, pkg] = PACKAGES[key];
       const started = performance.now();
       log(`building ${file} from ${pkg} (Go, ${version}); the first build takes minutes`);
+      const heartbeat = setInterval(() => {
+        log(`still building ${file} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+      }, 30_000);
       const out = await new Deno.Command("go", {
         args: ["build", "-trimpath", "-ldflags", ldflags, "-o", `${tmp}/${file}`, pkg],
         cwd: TOOLS_DIR,
         env: { GOFLAGS: "-mod=mod", CGO_ENABLED: "0" },
         stdout: "piped",
         stderr: "piped",
-      }).output();
+      }).output().finally(() => clearInterval(heartbeat));
       if (!out.success) {
         const err = new TextDecoder().decode(out.stderr);
         throw new Error(`go build ${pkg} failed:\n${err.slice(-4000)}`);
@@ -167,8 +173,14 @@ async function build(
 }
 
 /** Runs `fn` while holding an exclusive lock file (polling; the build is minutes long). */
-async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 60 * 60_000;
+async function withLock<T>(
+  path: string,
+  log: (line: string) => void,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const started = Date.now();
+  const deadline = started + 60 * 60_000;
+  let lastSaid = 0;
   for (;;) {
     try {
       const f = await Deno.open(path, { createNew: true, write: true });
@@ -182,6 +194,14 @@ async function withLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
         continue;
       }
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${path}`);
+      if (Date.now() - lastSaid >= 30_000) {
+        lastSaid = Date.now();
+        log(
+          `another process is building the cluster binaries (lock ${path}); waiting, ${
+            Math.round((Date.now() - started) / 1000)
+          } s so far`,
+        );
+      }
       await new Promise((r) => setTimeout(r, 1000));
     }
   }

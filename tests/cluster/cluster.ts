@@ -3,7 +3,15 @@
  * kube-apiserver and kube-controller-manager (for garbage collection and namespace deletion),
  * with our CRDs installed and a kubeconfig that kubectl and `@kubernetes/client-node` both use.
  *
- * There is no kubelet: tests play it by patching pod status.
+ * There is no kubelet: tests play it by patching pod status, or the node agent of
+ * `tests/dev/` plays it for nodes it registers. With `scheduler: true` the real
+ * kube-scheduler binds pods to nodes.
+ *
+ * Nothing here dials outside loopback: the API server routes to Services through their
+ * endpoints (`--enable-aggregator-routing`), never to a ClusterIP, so a webhook or an
+ * aggregated API registered by Service fails fast when nothing backs it (there is no
+ * kube-proxy, and 10.96.0.0/16 is not on this machine). Register webhooks by `url` on
+ * 127.0.0.1 instead.
  *
  * @module
  */
@@ -20,6 +28,13 @@ export interface ClusterOptions {
   manifests?: string[];
   /** Start kube-controller-manager (garbage collector, namespaces). Default true. */
   controllerManager?: boolean;
+  /**
+   * Extra kube-controller-manager controllers besides garbage collection, namespaces and
+   * service accounts, e.g. `["deployment-controller", "replicaset-controller"]`.
+   */
+  extraControllers?: string[];
+  /** Start kube-scheduler (binds default-scheduler pods to nodes). Default false. */
+  scheduler?: boolean;
   /** Progress lines. */
   log?: (line: string) => void;
   /** Keep the working directory (logs, etcd data) after stop. Default: `KTHENA_KEEP_CLUSTER_DIR`. */
@@ -158,6 +173,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       // yet, and no kubelet will ever mount a token anyway.
       "--disable-admission-plugins=ServiceAccount",
       "--enable-priority-and-fairness=false",
+      // Services are reached through their endpoints, never their ClusterIP (an address that
+      // would leave the machine): a webhook Service without endpoints fails at once.
+      "--enable-aggregator-routing=true",
       "--profiling=false",
       `--cert-dir=${dir}/apiserver-certs`,
       "--v=0",
@@ -213,12 +231,29 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     if (opts.controllerManager ?? true) {
       procs.push(spawn(bins.kubeControllerManager, [
         `--kubeconfig=${kubeconfigPath}`,
-        "--controllers=garbage-collector-controller,namespace-controller,serviceaccount-controller",
+        `--controllers=${
+          [
+            "garbage-collector-controller",
+            "namespace-controller",
+            "serviceaccount-controller",
+            ...(opts.extraControllers ?? []),
+          ].join(",")
+        }`,
         "--leader-elect=false",
         "--secure-port=0",
         "--use-service-account-credentials=false",
         "--v=0",
       ], `${dir}/kube-controller-manager.log`));
+      refreshReaper();
+    }
+    if (opts.scheduler) {
+      procs.push(spawn(bins.kubeScheduler, [
+        `--kubeconfig=${kubeconfigPath}`,
+        "--leader-elect=false",
+        "--bind-address=127.0.0.1",
+        `--secure-port=${freePort()}`,
+        "--v=0",
+      ], `${dir}/kube-scheduler.log`));
       refreshReaper();
     }
 

@@ -18,6 +18,8 @@ export interface SimulatorProcess {
   engineId: string;
   /** Process id. */
   pid: number;
+  /** Resolves with the exit status when the process ends (by itself or by {@linkcode stop}). */
+  exited: Promise<Deno.CommandStatus>;
   /** What the process wrote on stderr so far (capped). */
   stderr(): string;
   /** SIGTERM, then SIGKILL after a grace period; waits for exit and closes the pipes. */
@@ -172,6 +174,7 @@ export async function spawnSimulator(
       bootstrapPort: typeof msg.bootstrap_port === "number" ? msg.bootstrap_port : undefined,
       engineId: String(msg.engine_id),
       pid: child.pid,
+      exited: status,
       stderr: () => stderrText,
       stop,
     };

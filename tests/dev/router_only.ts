@@ -1,6 +1,6 @@
 /**
- * `deno task dev`: the local demo. Starts a small fleet of simulated engines (child processes of
- * `tests/sim/main.ts`, spawned by path), writes their ModelRoutes, ModelServers and Pods into
+ * `deno task dev --router-only`: the fast demo, no cluster. Starts a small fleet of simulated
+ * engines (child processes of `tests/sim/main.ts`, by {@linkcode spawnSimulator}), writes their ModelRoutes, ModelServers and Pods into
  * `.runtime/objects/`, serves the router in file mode on 127.0.0.1:8080, and prints requests to
  * try. Ctrl-C stops everything.
  *
@@ -16,119 +16,18 @@
  */
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
-import { FileSource } from "./discovery/file_source.ts";
-import { JsonLineWriter } from "./http/access_log.ts";
-import { stderrLogger } from "./log.ts";
-import { createRouter, type RunningRouter, serveRouter } from "./router.ts";
-import { modelRoute, modelServer, pod } from "./testing/objects.ts";
+import { FileSource } from "../../router/discovery/file_source.ts";
+import { JsonLineWriter } from "../../router/http/access_log.ts";
+import { stderrLogger } from "../../router/log.ts";
+import { createRouter, type RunningRouter, serveRouter } from "../../router/router.ts";
+import { modelRoute, modelServer, pod } from "../../router/testing/objects.ts";
+import { type SimulatorProcess, spawnSimulator } from "../sim/process.ts";
 
 // deno-lint-ignore no-console
 const say = (line = "") => console.log(line);
 
-const ROOT = new URL("../", import.meta.url);
+const ROOT = new URL("../../", import.meta.url);
 const path = (rel: string) => decodeURIComponent(new URL(rel, ROOT).pathname);
-
-/** A simulator child process. */
-interface Engine {
-  name: string;
-  port: number;
-  child: Deno.ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** Spawns `tests/sim/main.ts` and waits for its `listening` line. */
-async function spawnEngine(name: string, args: string[], logDir: string): Promise<Engine> {
-  const log = await Deno.open(`${logDir}/${name}.log`, {
-    write: true,
-    create: true,
-    truncate: true,
-  });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-no-legacy-abort",
-      `--config=${path("deno.json")}`,
-      path("tests/sim/main.ts"),
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      ...args,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stderrDone = child.stderr.pipeTo(log.writable).catch(() => {});
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
-  });
-  const listening = Promise.withResolvers<number>();
-  const stdoutDone = (async () => {
-    let buffer = "";
-    let found = false;
-    for await (const text of child.stdout.pipeThrough(new TextDecoderStream())) {
-      if (found) continue;
-      buffer += text;
-      for (let nl = buffer.indexOf("\n"); nl >= 0 && !found; nl = buffer.indexOf("\n")) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        try {
-          const msg = JSON.parse(line) as { event?: string; port?: number };
-          if (msg.event === "listening" && typeof msg.port === "number") {
-            found = true;
-            listening.resolve(msg.port);
-          }
-        } catch {
-          // not the line we want
-        }
-      }
-    }
-    listening.reject(
-      new Error(`engine ${name} exited before listening (see ${logDir}/${name}.log)`),
-    );
-  })();
-  const stop = async () => {
-    if (!exited) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // gone
-      }
-      const kill = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch {
-          // gone
-        }
-      }, 3000);
-      await status;
-      clearTimeout(kill);
-    }
-    await Promise.all([stdoutDone, stderrDone]);
-  };
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const port = await Promise.race([
-      listening.promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`engine ${name} did not start within 60 s`)),
-          60_000,
-        );
-      }),
-    ]);
-    return { name, port, child, stop };
-  } catch (e) {
-    await stop();
-    throw e;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 interface EngineSpec {
   name: string;
@@ -221,9 +120,19 @@ function objectsYaml(engines: { spec: EngineSpec; port: number }[]): Record<stri
   };
 }
 
-async function run(): Promise<number> {
+/**
+ * Runs the router-only demo until SIGINT/SIGTERM.
+ *
+ * @param args `--port 8080`, `--profile a100-8b`.
+ * @returns The exit code.
+ * @example
+ * ```ts ignore
+ * Deno.exit(await runRouterOnly(["--port", "8080"]));
+ * ```
+ */
+export async function runRouterOnly(args: string[]): Promise<number> {
   const { values } = parseArgs({
-    args: Deno.args,
+    args,
     options: {
       port: { type: "string", default: "8080" },
       profile: { type: "string", default: "a100-8b" },
@@ -233,6 +142,7 @@ async function run(): Promise<number> {
   const runtime = path(".runtime");
   const objectsDir = `${runtime}/objects`;
   const logDir = `${runtime}/logs`;
+  const named: { name: string; sim: SimulatorProcess }[] = [];
   await Deno.mkdir(objectsDir, { recursive: true });
   await Deno.mkdir(logDir, { recursive: true });
   for await (const e of Deno.readDir(objectsDir)) {
@@ -240,21 +150,26 @@ async function run(): Promise<number> {
   }
 
   const specs = fleet(values.profile);
-  say(`Starting ${specs.length} simulated engines (logs in .runtime/logs/) …`);
-  const engines: Engine[] = [];
+  say(`Starting ${specs.length} simulated engines (their stderr goes to .runtime/logs/ on exit) …`);
+  const engines = named;
   let router: RunningRouter | undefined;
   const accessLog = new JsonLineWriter();
   const stopAll = async () => {
     await Promise.race([router?.shutdown(), new Promise((r) => setTimeout(r, 2000))]);
-    await Promise.all(engines.map((e) => e.stop()));
+    await Promise.all(engines.map(async (e) => {
+      await e.sim.stop();
+      await Deno.writeTextFile(`${logDir}/${e.name}.log`, e.sim.stderr());
+    }));
     await accessLog.flush();
   };
   try {
-    const started = await Promise.allSettled(specs.map((s) => spawnEngine(s.name, s.args, logDir)));
+    const started = await Promise.allSettled(
+      specs.map(async (s) => ({ name: s.name, sim: await spawnSimulator(s.args) })),
+    );
     for (const s of started) if (s.status === "fulfilled") engines.push(s.value);
     const failed = started.find((s) => s.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
-    const files = objectsYaml(specs.map((spec, i) => ({ spec, port: engines[i]!.port })));
+    const files = objectsYaml(specs.map((spec, i) => ({ spec, port: engines[i]!.sim.port })));
     for (const [name, text] of Object.entries(files)) {
       await Deno.writeTextFile(`${objectsDir}/${name}`, text);
     }
@@ -290,7 +205,7 @@ async function run(): Promise<number> {
     });
   say();
   say(`kthena-router listening on ${url} (file mode: .runtime/objects/, edit the YAML live)`);
-  for (const e of engines) say(`  engine ${e.name.padEnd(24)} http://127.0.0.1:${e.port}`);
+  for (const e of engines) say(`  engine ${e.name.padEnd(24)} ${e.sim.url}`);
   say();
   say("Streamed, through a prefill/decode pair (NIXL):");
   say(
@@ -332,4 +247,4 @@ async function run(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await run());
+if (import.meta.main) Deno.exit(await runRouterOnly(Deno.args));
