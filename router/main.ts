@@ -17,9 +17,7 @@ import { parseArgs } from "node:util";
 import { parseDuration } from "./config/duration.ts";
 import { DEFAULT_ROUTER_CONFIG, loadRouterConfig } from "./config/router_config.ts";
 import { FileSource } from "./discovery/file_source.ts";
-import { KubeClient } from "@kthena/shared/k8s";
 import { JsonLineWriter } from "./http/access_log.ts";
-import { KubernetesSource } from "./discovery/kubernetes_source.ts";
 import type { DiscoverySource } from "./discovery/source.ts";
 import { type LogLevel, stderrLogger } from "./log.ts";
 import { createRouter, serveRouter } from "./router.ts";
@@ -142,12 +140,19 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   const accessLog = flags.accessLog ? new JsonLineWriter() : undefined;
   let running;
-  let client: KubeClient | undefined;
+  let client: { close(): void } | undefined;
   try {
     let source: DiscoverySource;
     if (flags.source === "kubernetes") {
-      client = KubeClient.load({ path: flags.kubeconfig });
-      source = new KubernetesSource({ client, namespace: flags.namespace });
+      // Loaded only in this mode: the Kubernetes client library alone is about 100 MB of
+      // resident memory, which file mode does without.
+      const [{ KubeClient }, { KubernetesSource }] = await Promise.all([
+        import("@kthena/shared/k8s"),
+        import("./discovery/kubernetes_source.ts"),
+      ]);
+      const kube = KubeClient.load({ path: flags.kubeconfig });
+      client = kube;
+      source = new KubernetesSource({ client: kube, namespace: flags.namespace, log });
     } else {
       source = new FileSource({ dir: flags.files!, log });
     }

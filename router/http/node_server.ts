@@ -32,6 +32,7 @@ import type { Socket } from "node:net";
 import { responseText } from "../proxy/relay.ts";
 import type { AccessLogEntry } from "./access_log.ts";
 import { Errors, RouterError } from "./errors.ts";
+import { Deadlines } from "./deadlines.ts";
 import { requestIdOf } from "./request_id.ts";
 
 /** What the listener passes to the app as the Hono env. */
@@ -144,21 +145,24 @@ function _rawErrorResponse(error: RouterError, requestId?: string): string {
  * ```
  */
 export async function serveNode(options: NodeServeOptions): Promise<NodeServer> {
-  const timers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
+  // One sweep for every connection's read deadline (see deadlines.ts); a quarter of the
+  // shortest timeout apart, so a deadline fires at most 25 % late.
+  const shortest = Math.min(
+    ...[options.headerTimeoutMs, options.bodyTimeoutMs, options.idleTimeoutMs].filter((ms) =>
+      ms > 0
+    ),
+  );
+  const deadlines = new Deadlines<Socket>(
+    Math.min(1000, Math.max(25, Math.floor(shortest / 4))),
+    (socket) => socket.destroy(),
+  );
   const sockets = new Set<Socket>();
   /** Sockets with a response in progress (not closed on shutdown until it ends). */
   const busy = new WeakSet<Socket>();
   let closing = false;
 
-  const disarm = (socket: Socket) => {
-    const t = timers.get(socket);
-    if (t !== undefined) clearTimeout(t);
-    timers.delete(socket);
-  };
-  const arm = (socket: Socket, ms: number) => {
-    disarm(socket);
-    if (ms > 0) timers.set(socket, setTimeout(() => socket.destroy(), ms));
-  };
+  const disarm = (socket: Socket) => deadlines.delete(socket);
+  const arm = (socket: Socket, ms: number) => deadlines.set(socket, ms);
 
   const server = http.createServer();
   // Our own timers enforce these; the runtime's may not.
@@ -344,6 +348,7 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
     port,
     shutdown: () => {
       closing = true;
+      deadlines.close();
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Idle keep-alive connections would hold close() open; busy ones end after their

@@ -125,6 +125,7 @@ export class RouterMetrics {
   readonly #requestChildren = new Map<string, RequestChildren>();
   readonly #downstreamChildren = new Map<string, GaugeChild>();
   readonly #upstreamChildren = new Map<string, GaugeChild>();
+  readonly #pluginChildren = new Map<string, HistogramChild>();
 
   /** @param options Options. */
   constructor(options: RouterMetricsOptions = {}) {
@@ -314,7 +315,14 @@ export class RouterMetrics {
 
   /** Records a scheduler plugin call. */
   observePlugin(model: string, plugin: string, type: string, seconds: number): void {
-    this.#plugin.observe({ model, plugin, type }, seconds);
+    const key = `${model}\0${plugin}\0${type}`;
+    let child = this.#pluginChildren.get(key);
+    if (!child) {
+      child = this.#plugin.labels({ model, plugin, type });
+      if (this.#pluginChildren.size >= MAX_CACHED_CHILDREN) this.#pluginChildren.clear();
+      this.#pluginChildren.set(key, child);
+    }
+    child.observe(seconds);
   }
 
   /** Counts a failed attempt. */

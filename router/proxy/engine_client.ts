@@ -23,6 +23,7 @@
 import http from "node:http";
 import https from "node:https";
 import type { Endpoint } from "../datastore/endpoint.ts";
+import { Deadlines } from "../http/deadlines.ts";
 import type { HeaderPairs } from "./forward_headers.ts";
 
 /** Options of {@linkcode EngineClient}. */
@@ -136,6 +137,8 @@ export class EngineClient {
   readonly #http: http.Agent;
   readonly #https: https.Agent;
   readonly #targets = new WeakMap<Endpoint, Target>();
+  /** The legs' timeouts: each item is a leg's own `onTimeout`. */
+  readonly #deadlines = new Deadlines<() => void>(25, (onTimeout) => onTimeout());
 
   /** @param options Pool settings. */
   constructor(options: EngineClientOptions = {}) {
@@ -154,6 +157,7 @@ export class EngineClient {
 
   /** Closes every pooled connection. */
   close(): void {
+    this.#deadlines.close();
     this.#http.destroy();
     this.#https.destroy();
   }
@@ -208,7 +212,6 @@ export class EngineClient {
         reject(new LegAbortedError());
         return;
       }
-      let timer: ReturnType<typeof setTimeout> | undefined;
       let responded = false;
       let stream: ReadableStreamDefaultController<Uint8Array> | undefined;
       let finished = false;
@@ -223,7 +226,7 @@ export class EngineClient {
       });
       const cleanup = () => {
         finished = true;
-        if (timer !== undefined) clearTimeout(timer);
+        this.#deadlines.delete(onTimeout);
         req.signal.removeEventListener("abort", onAbort);
       };
       const fail = (e: Error) => {
@@ -239,9 +242,12 @@ export class EngineClient {
           }
         }
       };
-      const arm = (phase: "firstByte" | "idle", ms: number) => {
-        if (timer !== undefined) clearTimeout(timer);
-        timer = ms > 0 ? setTimeout(() => fail(new LegTimeoutError(phase, ms)), ms) : undefined;
+      let phase: "firstByte" | "idle" = "firstByte";
+      const onTimeout = () =>
+        fail(new LegTimeoutError(phase, phase === "idle" ? idleMs : firstByteMs));
+      const arm = (next: "firstByte" | "idle", ms: number) => {
+        phase = next;
+        this.#deadlines.set(onTimeout, ms);
       };
       const onAbort = () => fail(new LegAbortedError());
       req.signal.addEventListener("abort", onAbort, { once: true });
