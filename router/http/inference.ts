@@ -321,6 +321,7 @@ export class InferenceHandler {
     return relayResponse(committed, {
       requestId: call.requestId,
       stripUsage: usage.injected,
+      clientSignal: call.signal,
       breakReason: () => committed.prefillFailure?.()?.message,
       onEnd: (end: RelayEnd) => {
         committed.endDecode(status);

@@ -29,6 +29,7 @@
  */
 import http from "node:http";
 import type { Socket } from "node:net";
+import { pushBodyOf } from "../proxy/push_body.ts";
 import { responseText } from "../proxy/relay.ts";
 import type { AccessLogEntry } from "./access_log.ts";
 import { Errors, RouterError } from "./errors.ts";
@@ -376,6 +377,28 @@ async function _write(res: http.ServerResponse, response: Response): Promise<voi
     return;
   }
   res.writeHead(response.status, headers);
+  const push = pushBodyOf(response);
+  if (push) {
+    let ended = false;
+    const taken = push.take({
+      chunk: (bytes) => res.write(bytes),
+      end: () => {
+        ended = true;
+        res.end();
+      },
+      error: () => {
+        ended = true;
+        res.destroy();
+      },
+    });
+    if (taken) {
+      res.on("drain", () => push.resume());
+      res.on("close", () => {
+        if (!ended && !res.writableFinished) push.cancel();
+      });
+      return;
+    }
+  }
   const reader = body.getReader();
   const onClose = () => {
     if (!res.writableFinished) reader.cancel().catch(() => {});

@@ -10,6 +10,7 @@
  */
 import type { Committed } from "./attempts.ts";
 import { HOP_BY_HOP_HEADERS } from "./forward_headers.ts";
+import { type ChunkSink, type PushBody, pushBodyOf, withPushBody } from "./push_body.ts";
 
 /** Token usage an engine reported. */
 export interface Usage {
@@ -35,6 +36,8 @@ export interface RelayOptions {
   readonly stripUsage: boolean;
   /** Called once when the response has ended, however it ended. */
   readonly onEnd: (end: RelayEnd) => void;
+  /** The client's signal: a stream that breaks because the client left is `client_closed`. */
+  readonly clientSignal?: AbortSignal;
   /** Message of the error event when the stream breaks (e.g. the prefill's failure). */
   readonly breakReason?: () => string | undefined;
 }
@@ -327,63 +330,108 @@ export function relayResponse(committed: Committed, options: RelayOptions): Resp
   const reader = committed.reader;
   const isSse = /^\s*text\/event-stream/i.test(contentType);
   const filter = isSse ? new SseUsageFilter(options.stripUsage) : undefined;
-  const encoder = new TextEncoder();
-  const usageEnd = (): RelayEnd =>
-    filter?.usage ? { outcome: "ok", usage: filter.usage } : { outcome: "ok" };
+  const withUsage = (outcome: RelayEnd["outcome"]): RelayEnd =>
+    filter?.usage ? { outcome, usage: filter.usage } : { outcome };
 
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      if (committed.first) {
-        const out = filter ? filter.push(committed.first) : committed.first;
-        if (out.byteLength > 0) controller.enqueue(out);
+  // The relay is a push body (see push_body.ts): the listener takes it, or the web stream
+  // below does when someone reads that. It takes the engine's push body in turn when it can,
+  // else reads the engine's stream.
+  let sink: ChunkSink | undefined;
+  let engine: PushBody | undefined;
+  let paused: PromiseWithResolvers<void> | undefined;
+  let cancelled = false;
+  const upstream: ChunkSink = {
+    chunk(bytes) {
+      const out = filter ? filter.push(bytes) : bytes;
+      return out.byteLength === 0 || sink!.chunk(out);
+    },
+    end() {
+      const tail = filter?.end();
+      if (tail && tail.byteLength > 0) sink!.chunk(tail);
+      sink!.end();
+      committed.abort();
+      end(withUsage("ok"));
+    },
+    error(e) {
+      if (cancelled) return;
+      if (options.clientSignal?.aborted) {
+        // The engine leg was aborted because the client left (its close reached the request's
+        // signal before the listener cancelled the body).
+        relay.cancel();
+        return;
+      }
+      const reason = options.breakReason?.() ??
+        `engine stream failed: ${(e as Error)?.message ?? e}`;
+      committed.abort();
+      if (isSse) sink!.chunk(new TextEncoder().encode(streamErrorEvent(reason)));
+      sink!.end();
+      end({ ...withUsage("upstream_error"), error: reason });
+    },
+  };
+  const readStream = async (r: ReadableStreamDefaultReader<Uint8Array>) => {
+    try {
+      for (;;) {
+        if (paused) await paused.promise;
+        if (cancelled) return;
+        const { done, value } = await r.read();
+        if (cancelled) return;
+        if (done) return upstream.end();
+        if (!upstream.chunk(value)) paused = Promise.withResolvers<void>();
+      }
+    } catch (e) {
+      upstream.error(e);
+    }
+  };
+  const relay: PushBody = {
+    take(next) {
+      if (sink) return false;
+      sink = next;
+      if (committed.first && !upstream.chunk(committed.first)) {
+        paused = Promise.withResolvers<void>();
       }
       if (!reader) {
-        controller.close();
-        end(usageEnd());
+        upstream.end();
+        return true;
       }
+      const pushed = pushBodyOf(committed.response);
+      if (pushed?.take(upstream)) {
+        // Pushed: a full client buffer pauses the engine socket from the next chunk on.
+        engine = pushed;
+        paused = undefined;
+      } else void readStream(reader);
+      return true;
     },
-    async pull(controller) {
-      if (!reader) return;
-      try {
-        // Skip reads that produce nothing to send (a dropped usage chunk).
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) {
-            const tail = filter?.end();
-            if (tail && tail.byteLength > 0) controller.enqueue(tail);
-            controller.close();
-            committed.abort();
-            end(usageEnd());
-            return;
-          }
-          const out = filter ? filter.push(value) : value;
-          if (out.byteLength > 0) {
-            controller.enqueue(out);
-            return;
-          }
-        }
-      } catch (e) {
-        const reason = options.breakReason?.() ??
-          `engine stream failed: ${(e as Error)?.message ?? e}`;
-        committed.abort();
-        if (isSse) controller.enqueue(encoder.encode(streamErrorEvent(reason)));
-        controller.close();
-        end({
-          outcome: "upstream_error",
-          error: reason,
-          ...(filter?.usage ? { usage: filter.usage } : {}),
-        });
-      }
+    resume() {
+      if (engine) engine.resume();
+      const p = paused;
+      paused = undefined;
+      p?.resolve();
     },
     cancel() {
+      if (cancelled) return;
+      cancelled = true;
       committed.abort();
-      reader?.cancel().catch(() => {});
-      end(
-        filter?.usage
-          ? { outcome: "client_closed", usage: filter.usage }
-          : { outcome: "client_closed" },
-      );
+      if (engine) engine.cancel();
+      else reader?.cancel().catch(() => {});
+      paused?.resolve();
+      end(withUsage("client_closed"));
     },
-  });
-  return new Response(body, { status, headers });
+  };
+  // A high-water mark of 0: nothing is pulled (and the relay not taken) until someone reads.
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (!sink) {
+        relay.take({
+          chunk: (bytes) => {
+            controller.enqueue(bytes);
+            return (controller.desiredSize ?? 0) > 0;
+          },
+          end: () => controller.close(),
+          error: (e) => controller.error(e),
+        });
+      } else relay.resume();
+    },
+    cancel: () => relay.cancel(),
+  }, { highWaterMark: 0 });
+  return withPushBody(new Response(body, { status, headers }), relay);
 }
