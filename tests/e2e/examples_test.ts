@@ -184,11 +184,18 @@ Deno.test("every example answers a chat completion through the router", E2E, asy
     assert.equal(body.model, e.model);
   }));
   // Each answer came from a prefill and a decode pod of one group (the router's access log).
-  const log = await Deno.readTextFile(`${s.cluster.dir}/router.log`);
+  const readLines = async (model: string) =>
+    (await Deno.readTextFile(`${s.cluster.dir}/router.log`)).split("\n")
+      .filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, string | number>)
+      .filter((l) => l.model_name === model && l.status_code === 200);
+  // A stream's access line is written when it has ended, just after the client's last byte.
+  for (let i = 0; i < 50; i++) {
+    const counts = await Promise.all(EXAMPLES.map(async (e) => (await readLines(e.model)).length));
+    if (counts.every((n) => n >= 3)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   for (const e of EXAMPLES) {
-    const lines = log.split("\n").filter((l) => l.startsWith("{")).map((l) =>
-      JSON.parse(l) as Record<string, string | number>
-    ).filter((l) => l.model_name === e.model && l.status_code === 200);
+    const lines = await readLines(e.model);
     assert.ok(lines.length >= 3, `${e.model}: ${lines.length} access-log lines`);
     for (const l of lines) {
       assert.match(String(l.prefill_pod), new RegExp(`^${e.ms}-0-prefill-`), JSON.stringify(l));

@@ -349,11 +349,21 @@ Deno.test("PrefillDecodeDisaggregation: one PD group over http and over NIXL", E
     assert.equal(streamed.status, 200, streamed.text);
     assert.match(streamed.text, /data: \[DONE\]/);
   }
-  const log = (await Deno.readTextFile(`${s.cluster.dir}/router.log`)).split("\n")
-    .filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
   const expected: [string, string][] = [["pd-http", "http"], ["pd-nixl", "nixl"]];
+  const readLog = async () =>
+    (await Deno.readTextFile(`${s.cluster.dir}/router.log`)).split("\n")
+      .filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const ok200 = (log: Record<string, unknown>[], model: string) =>
+    log.filter((l) => l.model_name === model && l.status_code === 200);
+  // The access line of a stream is written when it has ended, which can be just after the
+  // client read its last byte; and the writer flushes in batches.
+  let log = await readLog();
+  for (let i = 0; i < 50 && expected.some(([m]) => ok200(log, m).length < 2); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    log = await readLog();
+  }
   for (const [model, connector] of expected) {
-    const lines = log.filter((l) => l.model_name === model && l.status_code === 200);
+    const lines = ok200(log, model);
     assert.ok(lines.length >= 2, model);
     for (const l of lines) {
       assert.equal(l.kv_connector, connector, JSON.stringify(l));
