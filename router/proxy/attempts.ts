@@ -17,6 +17,7 @@ import { parseDuration } from "../config/duration.ts";
 import type { Endpoint } from "../datastore/endpoint.ts";
 import type { LegTimeouts } from "./engine_client.ts";
 import { type Failure, failureOfError, isRetryable } from "./leg.ts";
+import { bodyText } from "./push_body.ts";
 
 /** Upstream's implicit number of candidates (its top-N). */
 export const DEFAULT_MAX_TRIES = 5;
@@ -268,7 +269,7 @@ async function commit(
   }
   let text: string;
   try {
-    text = await result.response.text();
+    text = await bodyText(result.response);
   } catch (e) {
     return fail(e);
   }

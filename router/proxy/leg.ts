@@ -13,6 +13,7 @@ import {
   ReusedConnectionError,
 } from "./engine_client.ts";
 import type { HeaderPairs } from "./forward_headers.ts";
+import { bodyText } from "./push_body.ts";
 
 /** Why a leg or an attempt failed. */
 export type FailureKind =
@@ -188,7 +189,7 @@ export async function readLegText(
   signal: AbortSignal,
 ): Promise<string> {
   try {
-    return await res.text();
+    return await bodyText(res);
   } catch (e) {
     throw new LegError(failureOfError(e, leg, endpoint, signal, "body: "));
   }
@@ -210,7 +211,7 @@ export async function statusFailure(
 ): Promise<Failure> {
   let body = "";
   try {
-    body = await res.text();
+    body = await bodyText(res);
   } catch {
     // The status is what matters; a broken error body is dropped.
   }

@@ -63,3 +63,42 @@ export function withPushBody(response: Response, body: PushBody): Response {
 export function pushBodyOf(response: Response): PushBody | undefined {
   return bodies.get(response);
 }
+
+/**
+ * A response's whole body as text: through its push body when it has one (no web stream is
+ * read), else `response.text()`. Rejects when the body breaks.
+ *
+ * @example
+ * ```ts
+ * import { bodyText } from "./push_body.ts";
+ * await bodyText(new Response("hi")); // "hi"
+ * ```
+ */
+export function bodyText(response: Response): Promise<string> {
+  const push = pushBodyOf(response);
+  if (!push) return response.text();
+  const { promise, resolve, reject } = Promise.withResolvers<string>();
+  const chunks: Uint8Array[] = [];
+  const taken = push.take({
+    chunk: (bytes) => {
+      chunks.push(bytes);
+      return true;
+    },
+    end: () => resolve(new TextDecoder().decode(_concat(chunks))),
+    error: reject,
+  });
+  return taken ? promise : response.text();
+}
+
+function _concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  let size = 0;
+  for (const c of chunks) size += c.byteLength;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
