@@ -437,13 +437,27 @@ async function runScenario(s: Scenario): Promise<TargetResult[]> {
     for (let r = 0; r < rounds; r++) {
       const order = live.map((_, i) => live[(i + r) % live.length]!);
       for (const t of order) {
+        if (t.unavailable) continue;
         const run = await measure(s, t, r);
+        const died = t.proc?.exitStatus();
+        if (died) {
+          // Its runs are void: say why, with the end of what it printed.
+          t.unavailable = `died during the run (exit code ${died.code}${
+            died.signal ? `, signal ${died.signal}` : ""
+          }); its last output:\n${t.proc!.output().slice(-2000)}`;
+          const res = results.get(t.name)!;
+          res.unavailable = t.unavailable;
+          res.runs = [];
+          continue;
+        }
         results.get(t.name)!.runs.push(run);
         if (s.openStreams) await new Promise((res) => setTimeout(res, 1000));
       }
     }
     for (const t of live) {
-      if (t.proc) results.get(t.name)!.peakRssMiB = await peakRssMiB(t.proc.pid);
+      if (t.proc && !t.unavailable) {
+        results.get(t.name)!.peakRssMiB = await peakRssMiB(t.proc.pid);
+      }
     }
     return [...results.values()];
   } finally {
@@ -586,10 +600,15 @@ try {
   for (const s of ALL_SCENARIOS.filter((x) => SCENARIOS.includes(x.key))) {
     say(`\nrunning ${s.key} …`);
     const t0 = performance.now();
-    const results = await runScenario(s);
-    all[s.key] = results;
-    say(`(${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
-    say(report(s, results));
+    try {
+      const results = await runScenario(s);
+      all[s.key] = results;
+      say(`(${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+      say(report(s, results));
+    } catch (e) {
+      say(`### ${s.key}: FAILED: ${(e as Error).message}`);
+      exitCode = 1;
+    }
   }
   await Deno.mkdir(repoPath(".cache/bench"), { recursive: true });
   const file = repoPath(
