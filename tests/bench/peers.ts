@@ -1,7 +1,8 @@
 /**
  * The peer routers of the peer benchmark: vllm-router and sglang-router from PyPI, pinned
  * exactly, each installed into its own venv under `.cache/peers/<package>-<version>/` (git
- * ignored) on first use, and started on 127.0.0.1 in front of given workers.
+ * ignored; `$KTHENA_BENCH_PEERS_DIR` instead of `.cache/peers` if set) on first use, and
+ * started on 127.0.0.1 in front of given workers.
  *
  * @module
  */
@@ -26,7 +27,7 @@ async function run(cmd: string, args: string[]): Promise<{ ok: boolean; text: st
   try {
     const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    return { ok: out.success, text };
+    return { ok: out.success, text: text.trim().slice(-2000) };
   } catch (e) {
     return { ok: false, text: (e as Error).message };
   }
@@ -38,7 +39,8 @@ async function run(cmd: string, args: string[]): Promise<{ ok: boolean; text: st
  */
 export async function installPeer(name: PeerName, say: (s: string) => void): Promise<PeerInstall> {
   const { pkg, version } = PEERS[name];
-  const dir = repoPath(`.cache/peers/${pkg}-${version}`);
+  const root = Deno.env.get("KTHENA_BENCH_PEERS_DIR") ?? repoPath(".cache/peers");
+  const dir = `${root}/${pkg}-${version}`;
   const python = `${dir}/bin/python`;
   const marker = `${dir}/.installed`;
   try {

@@ -10,9 +10,14 @@
  *   [--peer-policy round_robin] [--max-minutes 45]
  * ```
  *
+ * Defaults: 3 rounds, 6,000 requests per run, 2,000 open streams (about 15 minutes on 2
+ * cores); `--quick`: 1 round, 1,500 requests, 500 streams (about 3 minutes). `--max-minutes`
+ * bounds the whole run; every process it started is stopped at the end, on an error and on
+ * SIGINT/SIGTERM.
+ *
  * Needs `go` (builds the load generator, no modules fetched) and `python3` with `venv` and
- * PyPI (installs the peers). A peer that cannot be installed or started is reported as
- * unavailable, with the error, and the others still run.
+ * PyPI (installs the peers). A peer that cannot be installed or started, or a target that dies
+ * during a run, is reported as unavailable, with the error, and the others still run.
  *
  * Targets, each a separate process on 127.0.0.1 (everything binds and dials 127.0.0.1 only):
  *
@@ -35,9 +40,10 @@
  *   `--vllm-pd-disaggregation --kv-connector nixl`;
  * - `pd-sglang`: the same with SGLang-flavour simulators (bootstrap protocol): ours with an
  *   SGLang ModelServer vs sglang-router `--pd-disaggregation`;
- * - `open-streams`: `--streams` (2,000) concurrent SSE streams of 8–10 s each (simulator time scale
- *   250 on the `fast` profile), opened over 2 s: completed, errors, peak open at once, and the
- *   router's peak RSS.
+ * - `open-streams`: `--streams` (2,000) concurrent SSE streams of 32 tokens 250 ms apart
+ *   (simulator time scale 250 on the `fast` profile: 8 s unloaded, 10–15 s with 2,000 running),
+ *   opened over 2 s: completed, errors, peak open at once (client side), the router's CPU per
+ *   stream and its peak RSS.
  *
  * Each scenario starts its own simulators and routers (so peak RSS is that scenario's), warms
  * every target up, then runs `--rounds` rounds; a round runs every target once, in an order
@@ -55,6 +61,12 @@
  *   its own. The peers run in a Python process (a pyo3 extension), so theirs includes an idle
  *   interpreter.
  * - `peak RSS`: VmHWM of the router process (and children) at the end of the scenario.
+ * - `load generator: N µs CPU per request`: the Go client's own cost (getrusage), to check that
+ *   it is cheaper than what it measures.
+ * - PD: the PD routers make two engine hops where direct makes one, so `÷ direct` includes the
+ *   second simulator's work; compare the routers with each other. With SGLang simulators both
+ *   legs run at once and meet in the bootstrap handshake, which makes that scenario the
+ *   noisiest from run to run.
  *
  * Only ratios within one run are meaningful; other load on the machine moves everything. The
  * raw results are written as JSON to `.cache/bench/peers-<time>.json`.
@@ -180,7 +192,7 @@ const ALL_SCENARIOS: Scenario[] = [
   },
   {
     key: "open-streams",
-    title: `${STREAMS} concurrent SSE streams of 8–10 s (32 tokens, 250 ms apart)`,
+    title: `${STREAMS} concurrent SSE streams (32 tokens, 250 ms apart)`,
     flavour: "vllm",
     pd: false,
     stream: true,
@@ -437,13 +449,27 @@ async function runScenario(s: Scenario): Promise<TargetResult[]> {
     for (let r = 0; r < rounds; r++) {
       const order = live.map((_, i) => live[(i + r) % live.length]!);
       for (const t of order) {
+        if (t.unavailable) continue;
         const run = await measure(s, t, r);
+        const died = t.proc?.exitStatus();
+        if (died) {
+          // Its runs are void: say why, with the end of what it printed.
+          t.unavailable = `died during the run (exit code ${died.code}${
+            died.signal ? `, signal ${died.signal}` : ""
+          }); its last output:\n${t.proc!.output().slice(-2000)}`;
+          const res = results.get(t.name)!;
+          res.unavailable = t.unavailable;
+          res.runs = [];
+          continue;
+        }
         results.get(t.name)!.runs.push(run);
         if (s.openStreams) await new Promise((res) => setTimeout(res, 1000));
       }
     }
     for (const t of live) {
-      if (t.proc) results.get(t.name)!.peakRssMiB = await peakRssMiB(t.proc.pid);
+      if (t.proc && !t.unavailable) {
+        results.get(t.name)!.peakRssMiB = await peakRssMiB(t.proc.pid);
+      }
     }
     return [...results.values()];
   } finally {
@@ -586,10 +612,15 @@ try {
   for (const s of ALL_SCENARIOS.filter((x) => SCENARIOS.includes(x.key))) {
     say(`\nrunning ${s.key} …`);
     const t0 = performance.now();
-    const results = await runScenario(s);
-    all[s.key] = results;
-    say(`(${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
-    say(report(s, results));
+    try {
+      const results = await runScenario(s);
+      all[s.key] = results;
+      say(`(${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+      say(report(s, results));
+    } catch (e) {
+      say(`### ${s.key}: FAILED: ${(e as Error).message}`);
+      exitCode = 1;
+    }
   }
   await Deno.mkdir(repoPath(".cache/bench"), { recursive: true });
   const file = repoPath(

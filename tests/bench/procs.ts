@@ -122,6 +122,8 @@ export interface ServerProcess {
   pid: number;
   /** The last 16 KiB of its stdout and stderr. */
   output(): string;
+  /** Its exit status once it has exited (stopped, or died on its own). */
+  exitStatus(): Deno.CommandStatus | undefined;
   /** SIGTERM to it and its descendants, SIGKILL after 5 s; waits for the exit. */
   stop(): Promise<void>;
 }
@@ -162,8 +164,10 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     ).catch(() => {});
   const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
   let exited = false;
+  let exitStatus: Deno.CommandStatus | undefined;
   const status = child.status.then((s) => {
     exited = true;
+    exitStatus = s;
     return s;
   });
   const stop = onCleanup(async () => {
@@ -196,11 +200,14 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
       if (Date.now() > deadline) throw new Error(`${options.name} did not become ready`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    // Answered, but not by this child (it could not bind the port another process took)?
+    await new Promise((r) => setTimeout(r, 200));
+    if (exited) throw new Error(`${options.name} exited with code ${(await status).code}`);
   } catch (e) {
     await stop();
     throw new Error(`${(e as Error).message}\n--- its output ---\n${text.slice(-4000)}`);
   }
-  return { url, port, pid: child.pid, output: () => text, stop };
+  return { url, port, pid: child.pid, output: () => text, exitStatus: () => exitStatus, stop };
 }
 
 /** Runs a Deno script of the repository as a server (see {@linkcode startServer}). */
