@@ -174,7 +174,13 @@ export function createApp(deps: AppDeps): Hono {
     }
     // The handler writes the access-log line, whatever happens.
     state.logged = true;
-    return await handler.handle(req, { requestId: state.id, bodyText, signal: req.signal });
+    const env = c.env as Partial<ListenerEnv> | undefined;
+    return await handler.handle(req, {
+      requestId: state.id,
+      bodyText,
+      signal: env?.signal ?? req.signal,
+      pushBodies: env?.pushBodies === true,
+    });
   });
 
   app.notFound((c) => refuse(c, Errors.notFound(c.req.method, c.req.path)));

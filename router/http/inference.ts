@@ -165,6 +165,8 @@ export interface InferenceCall {
   readonly bodyText: string;
   /** Fires when the client goes away. */
   readonly signal: AbortSignal;
+  /** The listener takes push bodies: answers need no web stream. */
+  readonly pushBodies?: boolean;
 }
 
 /** Shared state of the attempts of one request. */
@@ -322,6 +324,7 @@ export class InferenceHandler {
       requestId: call.requestId,
       stripUsage: usage.injected,
       clientSignal: call.signal,
+      pushOnly: call.pushBodies === true,
       breakReason: () => committed.prefillFailure?.()?.message,
       onEnd: (end: RelayEnd) => {
         committed.endDecode(status);

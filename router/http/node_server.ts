@@ -40,6 +40,13 @@ import { requestIdOf } from "./request_id.ts";
 export interface ListenerEnv {
   /** The request body, already read. */
   readonly bodyText: string;
+  /**
+   * Fires when the client goes away. (Not the Request's own signal: a Request made with a
+   * signal costs about 8 µs more.)
+   */
+  readonly signal: AbortSignal;
+  /** The listener takes push bodies (see proxy/push_body.ts). */
+  readonly pushBodies: true;
 }
 
 /** Listener settings. */
@@ -330,9 +337,12 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
     const request = new Request(`http://${host}${req.url ?? "/"}`, {
       method: req.method ?? "GET",
       headers,
-      signal: abort.signal,
     });
-    const response = await options.fetch(request, { bodyText });
+    const response = await options.fetch(request, {
+      bodyText,
+      signal: abort.signal,
+      pushBodies: true,
+    });
     await _write(res, response);
   }
 
@@ -368,8 +378,9 @@ async function _write(res: http.ServerResponse, response: Response): Promise<voi
     else headers[name] = value;
   });
   const text = responseText(response);
+  const push = text === undefined ? pushBodyOf(response) : undefined;
   const body = response.body;
-  if (text !== undefined || body === null) {
+  if (text !== undefined || (body === null && !push)) {
     const payload = text ?? "";
     headers["content-length"] = String(Buffer.byteLength(payload));
     res.writeHead(response.status, headers);
@@ -377,7 +388,6 @@ async function _write(res: http.ServerResponse, response: Response): Promise<voi
     return;
   }
   res.writeHead(response.status, headers);
-  const push = pushBodyOf(response);
   if (push) {
     let ended = false;
     const taken = push.take({
@@ -398,6 +408,10 @@ async function _write(res: http.ServerResponse, response: Response): Promise<voi
       });
       return;
     }
+  }
+  if (!body) {
+    res.end();
+    return;
   }
   const reader = body.getReader();
   const onClose = () => {

@@ -17,7 +17,7 @@ import { parseDuration } from "../config/duration.ts";
 import type { Endpoint } from "../datastore/endpoint.ts";
 import type { LegTimeouts } from "./engine_client.ts";
 import { type Failure, failureOfError, isRetryable } from "./leg.ts";
-import { bodyText } from "./push_body.ts";
+import { bodyText, type PushBody, pushBodyOf, PushQueue } from "./push_body.ts";
 
 /** Upstream's implicit number of candidates (its top-N). */
 export const DEFAULT_MAX_TRIES = 5;
@@ -50,7 +50,9 @@ export interface Committed extends AttemptSuccess {
   readonly attempts: number;
   /** Whether the answer is a stream (SSE or NDJSON). */
   readonly stream: boolean;
-  /** Stream: the reader, positioned after {@linkcode Committed.first}. */
+  /** Stream: the rest of the body after {@linkcode Committed.first}, as a push body. */
+  readonly push?: PushBody;
+  /** Stream (a body without a push body): the reader, positioned after the first chunk. */
   readonly reader?: ReadableStreamDefaultReader<Uint8Array>;
   /** Stream: the first chunk (undefined when the stream was empty). */
   readonly first?: Uint8Array;
@@ -217,6 +219,37 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * Takes a push body for its first chunk: resolves with it (none when the body was empty) and
+ * with the rest as a push body of its own; rejects when the body broke first.
+ */
+function takeFirst(push: PushBody): Promise<{ first?: Uint8Array; rest: PushQueue }> {
+  const rest = new PushQueue({ resume: () => push.resume(), cancel: () => push.cancel() });
+  const { promise, resolve, reject } = Promise.withResolvers<
+    { first?: Uint8Array; rest: PushQueue }
+  >();
+  let got = false;
+  push.take({
+    chunk(bytes) {
+      if (got) return rest.chunk(bytes);
+      got = true;
+      resolve({ first: bytes, rest });
+      return true;
+    },
+    end() {
+      if (got) return rest.end();
+      got = true;
+      resolve({ rest });
+    },
+    error(e) {
+      if (got) return rest.error(e);
+      got = true;
+      reject(e);
+    },
+  });
+  return promise;
+}
+
 /** Reads up to the commit point; a failure means the attempt may be retried. */
 async function commit(
   result: AttemptSuccess,
@@ -241,6 +274,24 @@ async function commit(
     };
   };
   if (stream) {
+    const push = pushBodyOf(result.response);
+    if (push) {
+      try {
+        const first = await takeFirst(push);
+        return {
+          ok: true,
+          committed: {
+            ...result,
+            attempts,
+            stream,
+            firstByteAt: performance.now(),
+            ...(first.first ? { first: first.first, push: first.rest } : {}),
+          },
+        };
+      } catch (e) {
+        return fail(e);
+      }
+    }
     const body = result.response.body;
     if (!body) {
       return {

@@ -25,7 +25,7 @@ import https from "node:https";
 import type { Endpoint } from "../datastore/endpoint.ts";
 import { Deadlines } from "../http/deadlines.ts";
 import type { HeaderPairs } from "./forward_headers.ts";
-import { type ChunkSink, type PushBody, withPushBody } from "./push_body.ts";
+import { PushQueue, withPushBody } from "./push_body.ts";
 
 /** Options of {@linkcode EngineClient}. */
 export interface EngineClientOptions {
@@ -278,27 +278,6 @@ export class EngineClient {
         const pairs: [string, string][] = [];
         const raw = res.rawHeaders;
         for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([raw[i]!, raw[i + 1]!]);
-        // Chunks go to the web stream, or once a receiver took the body, to its sink.
-        let sink: ChunkSink | undefined;
-        let controller!: ReadableStreamDefaultController<Uint8Array>;
-        res.on("data", (chunk: Uint8Array) => {
-          if (finished) return;
-          arm("idle", idleMs);
-          if (sink) {
-            if (!sink.chunk(chunk)) res.pause();
-            return;
-          }
-          controller.enqueue(chunk);
-          if ((controller.desiredSize ?? 1) <= 0) res.pause();
-        });
-        res.on("end", () => {
-          if (finished) return;
-          cleanup();
-          if (sink) sink.end();
-          else controller.close();
-        });
-        res.on("aborted", () => fail(new Error("engine connection closed mid-answer")));
-        res.on("error", (e) => fail(e));
         const cancel = () => {
           // After the end the socket is back in the pool, maybe serving another request:
           // destroying it then would break that one.
@@ -306,39 +285,34 @@ export class EngineClient {
           cleanup();
           creq.destroy();
         };
-        const body = new ReadableStream<Uint8Array>({
-          start(c) {
-            controller = c;
-            stream = {
-              error: (e: unknown) => sink ? sink.error(e) : c.error(e),
-            };
-          },
-          pull() {
-            if (!finished) res.resume();
-          },
-          cancel,
-        }, { highWaterMark: BODY_HIGH_WATER_BYTES, size: (chunk) => chunk.byteLength });
-        const push: PushBody = {
-          take(next) {
-            // Only while nothing waits in the stream's queue (what was read is gone for good).
-            if (sink || finished || controller.desiredSize !== BODY_HIGH_WATER_BYTES) return false;
-            sink = next;
-            res.resume();
-            return true;
-          },
+        // The body is a push body (push_body.ts): no web stream is made for it.
+        const body = new PushQueue({
           resume: () => {
             if (!finished) res.resume();
           },
           cancel,
-        };
+        }, BODY_HIGH_WATER_BYTES);
+        stream = body;
+        res.on("data", (chunk: Uint8Array) => {
+          if (finished) return;
+          arm("idle", idleMs);
+          if (!body.chunk(chunk)) res.pause();
+        });
+        res.on("end", () => {
+          if (finished) return;
+          cleanup();
+          body.end();
+        });
+        res.on("aborted", () => fail(new Error("engine connection closed mid-answer")));
+        res.on("error", (e) => fail(e));
         let response: Response;
         try {
           const status = res.statusCode ?? 502;
           const empty = status === 204 || status === 304;
           // An unread body would keep the socket out of the pool.
           if (empty) res.resume();
-          response = new Response(empty ? null : body, { status, headers: pairs });
-          if (!empty) withPushBody(response, push);
+          response = new Response(null, { status, headers: pairs });
+          if (!empty) withPushBody(response, body);
         } catch (e) {
           responded = false;
           fail(new Error(`unusable engine response: ${(e as Error).message}`));

@@ -102,3 +102,91 @@ function _concat(chunks: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/** What a {@linkcode PushQueue} asks of its producer. */
+export interface PushControl {
+  /** Produce again after a `chunk` that returned false. */
+  resume(): void;
+  /** The receiver went away: stop producing, release the source. */
+  cancel(): void;
+}
+
+/**
+ * A push body fed by a producer: chunks wait in a queue until a receiver takes the body, then
+ * go straight to it. `chunk` returns false when the producer should pause (the queue holds
+ * `highWaterBytes`, or the receiver asked for a pause).
+ *
+ * @example
+ * ```ts
+ * import { PushQueue } from "./push_body.ts";
+ * const q = new PushQueue({ resume() {}, cancel() {} });
+ * q.chunk(new TextEncoder().encode("a"));
+ * q.end();
+ * let text = "";
+ * q.take({ chunk: (b) => (text += new TextDecoder().decode(b), true), end() {}, error() {} });
+ * text; // "a"
+ * ```
+ */
+export class PushQueue implements PushBody, ChunkSink {
+  readonly #control: PushControl;
+  readonly #highWaterBytes: number;
+  #sink: ChunkSink | undefined;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #ended = false;
+  #failed: { error: unknown } | undefined;
+
+  /**
+   * @param control The producer's side.
+   * @param highWaterBytes Queued bytes before the producer is asked to pause.
+   */
+  constructor(control: PushControl, highWaterBytes = 64 * 1024) {
+    this.#control = control;
+    this.#highWaterBytes = highWaterBytes;
+  }
+
+  /** Producer: a chunk. */
+  chunk(bytes: Uint8Array): boolean {
+    if (this.#sink) return this.#sink.chunk(bytes);
+    this.#queue.push(bytes);
+    this.#queued += bytes.byteLength;
+    return this.#queued < this.#highWaterBytes;
+  }
+
+  /** Producer: the end. */
+  end(): void {
+    if (this.#sink) this.#sink.end();
+    else this.#ended = true;
+  }
+
+  /** Producer: a failure. */
+  error(error: unknown): void {
+    if (this.#sink) this.#sink.error(error);
+    else this.#failed = { error };
+  }
+
+  /** Receiver: takes the body (once). */
+  take(sink: ChunkSink): boolean {
+    if (this.#sink) return false;
+    this.#sink = sink;
+    const queue = this.#queue;
+    this.#queue = [];
+    this.#queued = 0;
+    let more = true;
+    for (const bytes of queue) more = sink.chunk(bytes) && more;
+    if (this.#failed) sink.error(this.#failed.error);
+    else if (this.#ended) sink.end();
+    else if (more) this.#control.resume();
+    return true;
+  }
+
+  /** Receiver: produce again. */
+  resume(): void {
+    this.#control.resume();
+  }
+
+  /** Receiver: gone. */
+  cancel(): void {
+    this.#control.cancel();
+  }
+}
