@@ -9,7 +9,10 @@
  * Flags: `--port` (8080), `--host` (0.0.0.0), `--source files|kubernetes` (files when `--files`
  * is given), `--files <dir>`, `--config <file>` (upstream's `routerConfiguration`),
  * `--access-log true|false` (true), `--log-level debug|info|warn|error` (info),
- * `--max-body-bytes` (32 MiB), `--drain-timeout` (Go duration, 30s).
+ * `--max-body-bytes` (32 MiB), `--drain-timeout` (Go duration, 30s); the listener's
+ * `--max-connections` (a third of the descriptor limit), `--header-timeout` (30s),
+ * `--body-timeout` (60s), `--idle-timeout` (60s); the engine legs' `--first-byte-timeout` (5m),
+ * `--stream-idle-timeout` (60s) and `--engine-idle-timeout` (30s, idle pooled connections).
  *
  * @module
  */
@@ -26,7 +29,10 @@ import { DEFAULT_MAX_BODY_BYTES } from "./app.ts";
 const USAGE = `usage: kthena-router [--port 8080] [--host 0.0.0.0] [--source files|kubernetes]
                      [--files <dir>] [--kubeconfig <file>] [--namespace <ns>]
                      [--config <file>] [--access-log true|false]
-                     [--log-level info] [--max-body-bytes N] [--drain-timeout 30s]`;
+                     [--log-level info] [--max-body-bytes N] [--drain-timeout 30s]
+                     [--max-connections N] [--header-timeout 30s] [--body-timeout 60s]
+                     [--idle-timeout 60s] [--first-byte-timeout 5m]
+                     [--stream-idle-timeout 60s] [--engine-idle-timeout 30s]`;
 
 /** Parsed command line. */
 export interface MainFlags {
@@ -43,6 +49,14 @@ export interface MainFlags {
   logLevel: LogLevel;
   maxBodyBytes: number;
   drainTimeoutMs: number;
+  /** Listener connection cap (undefined: derived from the descriptor limit). */
+  maxConnections: number | undefined;
+  headerTimeoutMs: number;
+  bodyTimeoutMs: number;
+  idleTimeoutMs: number;
+  firstByteTimeoutMs: number;
+  streamIdleTimeoutMs: number;
+  engineIdleTimeoutMs: number;
 }
 
 /**
@@ -70,6 +84,13 @@ export function parseFlags(args: readonly string[]): MainFlags {
       "log-level": { type: "string", default: "info" },
       "max-body-bytes": { type: "string", default: String(DEFAULT_MAX_BODY_BYTES) },
       "drain-timeout": { type: "string", default: "30s" },
+      "max-connections": { type: "string" },
+      "header-timeout": { type: "string", default: "30s" },
+      "body-timeout": { type: "string", default: "60s" },
+      "idle-timeout": { type: "string", default: "60s" },
+      "first-byte-timeout": { type: "string", default: "5m" },
+      "stream-idle-timeout": { type: "string", default: "60s" },
+      "engine-idle-timeout": { type: "string", default: "30s" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -95,6 +116,28 @@ export function parseFlags(args: readonly string[]): MainFlags {
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes <= 0) {
     throw new Error("--max-body-bytes: a positive integer");
   }
+  let maxConnections: number | undefined;
+  if (values["max-connections"] !== undefined) {
+    maxConnections = Number(values["max-connections"]);
+    if (!Number.isInteger(maxConnections) || maxConnections <= 0) {
+      throw new Error("--max-connections: a positive integer");
+    }
+  }
+  type DurationFlag =
+    | "drain-timeout"
+    | "header-timeout"
+    | "body-timeout"
+    | "idle-timeout"
+    | "first-byte-timeout"
+    | "stream-idle-timeout"
+    | "engine-idle-timeout";
+  const duration = (flag: DurationFlag): number => {
+    try {
+      return parseDuration(values[flag]);
+    } catch (e) {
+      throw new Error(`--${flag}: ${(e as Error).message}`);
+    }
+  };
   return {
     port,
     host: values.host,
@@ -106,7 +149,14 @@ export function parseFlags(args: readonly string[]): MainFlags {
     accessLog: values["access-log"] !== "false",
     logLevel: level as LogLevel,
     maxBodyBytes,
-    drainTimeoutMs: parseDuration(values["drain-timeout"]),
+    drainTimeoutMs: duration("drain-timeout"),
+    maxConnections,
+    headerTimeoutMs: duration("header-timeout"),
+    bodyTimeoutMs: duration("body-timeout"),
+    idleTimeoutMs: duration("idle-timeout"),
+    firstByteTimeoutMs: duration("first-byte-timeout"),
+    streamIdleTimeoutMs: duration("stream-idle-timeout"),
+    engineIdleTimeoutMs: duration("engine-idle-timeout"),
   };
 }
 
@@ -162,9 +212,19 @@ export async function main(args: readonly string[]): Promise<number> {
       log,
       processMetrics: true,
       maxBodyBytes: flags.maxBodyBytes,
+      timeouts: { firstByteMs: flags.firstByteTimeoutMs, idleMs: flags.streamIdleTimeoutMs },
+      engineClient: { idleTimeoutMs: flags.engineIdleTimeoutMs },
       ...(accessLog ? { accessLog: accessLog.sink } : {}),
     });
-    running = await serveRouter(router, { hostname: flags.host, port: flags.port, log });
+    running = await serveRouter(router, {
+      hostname: flags.host,
+      port: flags.port,
+      log,
+      headerTimeoutMs: flags.headerTimeoutMs,
+      bodyTimeoutMs: flags.bodyTimeoutMs,
+      idleTimeoutMs: flags.idleTimeoutMs,
+      ...(flags.maxConnections !== undefined ? { maxConnections: flags.maxConnections } : {}),
+    });
   } catch (e) {
     log("error", "cannot start", { error: (e as Error).message });
     return 1;
