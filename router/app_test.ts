@@ -705,6 +705,44 @@ Deno.test("seams: admission policies can reject and are settled with the usage; 
   }
 });
 
+Deno.test("seams: an asynchronous admission policy waits, then admits or rejects", async () => {
+  const engine = startFakeEngine(() => completion("m"));
+  try {
+    const gates: PromiseWithResolvers<RouterError | undefined>[] = [];
+    const router = createRouter({
+      admission: [{
+        admit: () => {
+          const gate = Promise.withResolvers<RouterError | undefined>();
+          gates.push(gate);
+          return gate.promise;
+        },
+      }],
+    });
+    router.datastore.apply(
+      [...simpleModel("m"), enginePod("m-0", "m", engine)].map((object) =>
+        ({ type: "upsert", kind: object.kind, object }) as DiscoveryEvent
+      ),
+    );
+    const send = () =>
+      router.app.request("/v1/completions", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "m", prompt: "x" }),
+      });
+    const first = send();
+    const second = send();
+    while (gates.length < 2) await new Promise((r) => setTimeout(r, 5));
+    equal(engine.requests.length, 0, "nothing reaches the engine while admission waits");
+    gates[1]!.resolve(new RouterError(429, "queue full", { category: "scheduling" }));
+    gates[0]!.resolve(undefined);
+    equal((await first).status, 200);
+    equal((await second).status, 429);
+    equal(engine.requests.length, 1);
+  } finally {
+    await engine.close();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // The data path over real HTTP (issue #15): the router served on a loopback port.
 

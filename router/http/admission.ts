@@ -1,8 +1,10 @@
 /**
  * The seam for request admission: token rate limits (upstream's `ModelRoute.spec.rateLimit`),
  * quotas, fairness queues. A policy sees each request once its ModelRoute is known, before
- * scheduling, and may reject it with an error (429, …); it hears how the request ended, with
- * the usage the engine reported (to debit output tokens).
+ * scheduling, and may reject it with an error (429, …), at once or after waiting (the seam is
+ * asynchronous: a Redis limiter or a fairness queue fits it); it hears how the request ended,
+ * with the usage the engine reported (to debit output tokens). A synchronous answer costs no
+ * extra turn of the event loop.
  *
  * Authentication is not admission: it is Hono middleware, given to the app as
  * `AppDeps.middleware` and run before the body is read.
@@ -25,6 +27,8 @@ export interface AdmissionRequest {
   readonly headers: Headers;
   /** The parsed body (read-only). */
   readonly body: Readonly<JsonObject>;
+  /** Fires when the client goes away (a policy that waits should stop waiting). */
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -43,8 +47,14 @@ export interface AdmissionRequest {
  * ```
  */
 export interface AdmissionPolicy {
-  /** Returns an error to reject the request, or nothing to let it through. */
-  admit(request: AdmissionRequest): RouterError | undefined;
+  /**
+   * Returns an error to reject the request, or nothing to let it through; may take its time (a
+   * Redis limiter's round trip, a fairness queue's wait), in which case `request.signal` tells
+   * whether the client is still there.
+   */
+  admit(
+    request: AdmissionRequest,
+  ): RouterError | undefined | Promise<RouterError | undefined>;
   /** Called once when an admitted request has ended (however it ended). */
   settle?(request: AdmissionRequest, usage: Usage | undefined): void;
 }

@@ -265,17 +265,23 @@ export class InferenceHandler {
         path: url.pathname,
         headers: req.headers,
         body: parsed.body,
+        signal: call.signal,
       };
       const policies: AdmissionPolicy[] = [];
       ex.admitted = { policies, request };
       for (const policy of deps.admission) {
-        const rejected = policy.admit(request);
+        const verdict = policy.admit(request);
+        // Only an asynchronous policy costs an await (the scheduling below stays synchronous).
+        const rejected = verdict instanceof Promise ? await verdict : verdict;
+        if (call.signal.aborted) throw Errors.clientClosed();
         if (rejected) throw rejected;
         policies.push(policy);
       }
     }
     if (match.kind === "unavailable") throw Errors.noReadyEndpoint(match.reason);
-    const view = deps.datastore.server(match.serverKey)!;
+    // Read after admission: a policy that waited may have seen the server go.
+    const view = deps.datastore.server(match.serverKey);
+    if (!view) throw Errors.noReadyEndpoint(`ModelServer ${match.serverKey} is gone`);
     ex.server = view.key;
     const upstreamModel = match.isLora ? parsed.model : (view.server.spec.model ?? parsed.model);
     ex.upstreamModel = upstreamModel;
