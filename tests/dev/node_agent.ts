@@ -92,6 +92,8 @@ interface ContainerState {
   finishedAt?: string;
   restartCount: number;
   ready: boolean;
+  /** Start it again when it exits, whatever the restart policy (its spec changed). */
+  respawn?: boolean;
   last?: { exitCode: number; reason: string; startedAt?: string; finishedAt: string };
 }
 
@@ -200,6 +202,7 @@ export class NodeAgent {
       r.run().catch((e) => this.#log(`pod ${r!.key}: ${e}`));
     }
     r.pod = pod;
+    if (!pod.metadata?.deletionTimestamp) r.updateSpecs(pod);
     if (pod.metadata?.deletionTimestamp && !r.terminating) {
       r.terminating = true;
       const grace = Math.min(
@@ -549,7 +552,8 @@ class PodRunner {
     const reason = code === 0 ? "Completed" : "Error";
     c.ready = false;
     const policy = this.pod.spec?.restartPolicy ?? "Always";
-    if (policy === "Always" || (policy === "OnFailure" && code !== 0)) {
+    if (c.respawn || policy === "Always" || (policy === "OnFailure" && code !== 0)) {
+      c.respawn = false;
       c.last = { exitCode: code, reason, startedAt: c.startedAt, finishedAt };
       c.restartCount++;
       Object.assign(c, { state: "waiting", reason: "CrashLoopBackOff", message });
@@ -613,6 +617,30 @@ class PodRunner {
       return true; // exec and grpc probes: the process runs, that is all we can say
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * A container whose image changed (the one field of a pod's containers an update may
+   * change) is killed and started again from the new spec, as the kubelet does; that counts
+   * as a restart.
+   */
+  updateSpecs(pod: V1Pod): void {
+    for (const c of this.containers) {
+      const next = pod.spec?.containers.find((x) => x.name === c.spec.name);
+      if (!next || next.image === c.spec.image) continue;
+      this.log(`${this.key}/${c.spec.name}: image ${c.spec.image} → ${next.image}; restarting`);
+      c.spec = next;
+      const p = c.proc;
+      if (p) {
+        c.respawn = true; // its exit starts it again from the new spec
+        p.stop().catch(() => {});
+      } else if (c.state === "waiting" && c.reason === "ErrImagePull") {
+        this.#startContainer(c).then(() => {
+          this.#updatePhase();
+          return this.#report();
+        });
+      }
     }
   }
 

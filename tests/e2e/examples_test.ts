@@ -231,6 +231,22 @@ Deno.test("the agent restarts a dead process (Always), fails the pod (Never)", E
     return cs?.restartCount === 1 && cs.ready && cs.lastState?.terminated ? p : undefined;
   }, 60_000);
   assert.equal(restarted.status?.phase, "Running");
+  // An image change restarts the container from the new spec, as the kubelet does.
+  await s.k([
+    "patch",
+    "pod",
+    "-n",
+    "restarts",
+    "always",
+    "--type=json",
+    "-p",
+    '[{"op":"replace","path":"/spec/containers/0/image","value":"vllm/vllm-openai:v2"}]',
+  ]);
+  await eventually("always restarted on the new image", async () => {
+    const [p] = await pods(s, "restarts", "app=always");
+    const cs = p?.status?.containerStatuses?.[0];
+    return cs?.restartCount === 2 && cs.ready && cs.image === "vllm/vllm-openai:v2";
+  }, 60_000);
   const failed = await eventually("never Failed", async () => {
     const [p] = await pods(s, "restarts", "app=never");
     return p?.status?.phase === "Failed" ? p : undefined;
