@@ -17,9 +17,11 @@
  * 4. reports container statuses, the phase, and `Ready` from each container's readiness probe
  *    (httpGet / tcpSocket on the pod IP; the first probe runs at once and then every
  *    `min(periodSeconds, 1)` s: a simulator is ready long before vLLM would be);
- * 5. restarts a process that dies when `restartPolicy` says so (counting `restartCount`, with
+ * 5. runs liveness probes as the kubelet does (`initialDelaySeconds`, `periodSeconds`,
+ *    `failureThreshold`: then the process is killed);
+ * 6. restarts a process that dies when `restartPolicy` says so (counting `restartCount`, with
  *    a back-off), else marks the pod Failed (or Succeeded on exit code 0);
- * 6. honours graceful deletion: SIGTERM, up to the grace period (capped at
+ * 7. honours graceful deletion: SIGTERM, up to the grace period (capped at
  *    `maxGraceSeconds`), SIGKILL, then removes the pod object.
  *
  * Downward-API env (`status.podIP`, `metadata.name`, `metadata.namespace`, `spec.nodeName`,
@@ -94,6 +96,9 @@ interface ContainerState {
   ready: boolean;
   /** Start it again when it exits, whatever the restart policy (its spec changed). */
   respawn?: boolean;
+  /** When the liveness probe last ran (ms), and its failures in a row. */
+  livenessAt?: number;
+  livenessFailures?: number;
   last?: { exitCode: number; reason: string; startedAt?: string; finishedAt: string };
 }
 
@@ -591,8 +596,37 @@ class PodRunner {
         c.ready = ready;
         changed = true;
       }
+      await this.#liveness(c);
     }));
     if (changed) await this.#report();
+  }
+
+  /**
+   * The liveness probe, as the kubelet runs it: after `initialDelaySeconds`, every
+   * `periodSeconds`; `failureThreshold` failures in a row kill the process, which then restarts
+   * by the pod's policy.
+   */
+  async #liveness(c: ContainerState): Promise<void> {
+    const probe = c.spec.livenessProbe;
+    const proc = c.proc;
+    if (!probe || !proc || c.state !== "running" || !c.startedAt) return;
+    const now = Date.now();
+    const since = now - Date.parse(c.startedAt);
+    if (since < (probe.initialDelaySeconds ?? 0) * 1000) return;
+    if (now - (c.livenessAt ?? 0) < (probe.periodSeconds ?? 10) * 1000 - 50) return;
+    c.livenessAt = now;
+    if (await this.#probe(c.spec, probe)) {
+      c.livenessFailures = 0;
+      return;
+    }
+    c.livenessFailures = (c.livenessFailures ?? 0) + 1;
+    if (c.livenessFailures < (probe.failureThreshold ?? 3)) return;
+    c.livenessFailures = 0;
+    this.log(`${this.key}/${c.spec.name}: liveness probe failed; killing`);
+    c.message = "Container failed liveness probe, will be restarted";
+    try {
+      Deno.kill(proc.pid, "SIGKILL");
+    } catch { /* gone */ }
   }
 
   async #probe(c: V1Container, probe: V1Probe | undefined): Promise<boolean> {
