@@ -17,9 +17,11 @@
  * 4. reports container statuses, the phase, and `Ready` from each container's readiness probe
  *    (httpGet / tcpSocket on the pod IP; the first probe runs at once and then every
  *    `min(periodSeconds, 1)` s: a simulator is ready long before vLLM would be);
- * 5. restarts a process that dies when `restartPolicy` says so (counting `restartCount`, with
+ * 5. runs liveness probes as the kubelet does (`initialDelaySeconds`, `periodSeconds`,
+ *    `failureThreshold`: then the process is killed);
+ * 6. restarts a process that dies when `restartPolicy` says so (counting `restartCount`, with
  *    a back-off), else marks the pod Failed (or Succeeded on exit code 0);
- * 6. honours graceful deletion: SIGTERM, up to the grace period (capped at
+ * 7. honours graceful deletion: SIGTERM, up to the grace period (capped at
  *    `maxGraceSeconds`), SIGKILL, then removes the pod object.
  *
  * Downward-API env (`status.podIP`, `metadata.name`, `metadata.namespace`, `spec.nodeName`,
@@ -92,6 +94,11 @@ interface ContainerState {
   finishedAt?: string;
   restartCount: number;
   ready: boolean;
+  /** Start it again when it exits, whatever the restart policy (its spec changed). */
+  respawn?: boolean;
+  /** When the liveness probe last ran (ms), and its failures in a row. */
+  livenessAt?: number;
+  livenessFailures?: number;
   last?: { exitCode: number; reason: string; startedAt?: string; finishedAt: string };
 }
 
@@ -200,6 +207,7 @@ export class NodeAgent {
       r.run().catch((e) => this.#log(`pod ${r!.key}: ${e}`));
     }
     r.pod = pod;
+    if (!pod.metadata?.deletionTimestamp) r.updateSpecs(pod);
     if (pod.metadata?.deletionTimestamp && !r.terminating) {
       r.terminating = true;
       const grace = Math.min(
@@ -549,7 +557,8 @@ class PodRunner {
     const reason = code === 0 ? "Completed" : "Error";
     c.ready = false;
     const policy = this.pod.spec?.restartPolicy ?? "Always";
-    if (policy === "Always" || (policy === "OnFailure" && code !== 0)) {
+    if (c.respawn || policy === "Always" || (policy === "OnFailure" && code !== 0)) {
+      c.respawn = false;
       c.last = { exitCode: code, reason, startedAt: c.startedAt, finishedAt };
       c.restartCount++;
       Object.assign(c, { state: "waiting", reason: "CrashLoopBackOff", message });
@@ -587,8 +596,37 @@ class PodRunner {
         c.ready = ready;
         changed = true;
       }
+      await this.#liveness(c);
     }));
     if (changed) await this.#report();
+  }
+
+  /**
+   * The liveness probe, as the kubelet runs it: after `initialDelaySeconds`, every
+   * `periodSeconds`; `failureThreshold` failures in a row kill the process, which then restarts
+   * by the pod's policy.
+   */
+  async #liveness(c: ContainerState): Promise<void> {
+    const probe = c.spec.livenessProbe;
+    const proc = c.proc;
+    if (!probe || !proc || c.state !== "running" || !c.startedAt) return;
+    const now = Date.now();
+    const since = now - Date.parse(c.startedAt);
+    if (since < (probe.initialDelaySeconds ?? 0) * 1000) return;
+    if (now - (c.livenessAt ?? 0) < (probe.periodSeconds ?? 10) * 1000 - 50) return;
+    c.livenessAt = now;
+    if (await this.#probe(c.spec, probe)) {
+      c.livenessFailures = 0;
+      return;
+    }
+    c.livenessFailures = (c.livenessFailures ?? 0) + 1;
+    if (c.livenessFailures < (probe.failureThreshold ?? 3)) return;
+    c.livenessFailures = 0;
+    this.log(`${this.key}/${c.spec.name}: liveness probe failed; killing`);
+    c.message = "Container failed liveness probe, will be restarted";
+    try {
+      Deno.kill(proc.pid, "SIGKILL");
+    } catch { /* gone */ }
   }
 
   async #probe(c: V1Container, probe: V1Probe | undefined): Promise<boolean> {
@@ -613,6 +651,30 @@ class PodRunner {
       return true; // exec and grpc probes: the process runs, that is all we can say
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * A container whose image changed (the one field of a pod's containers an update may
+   * change) is killed and started again from the new spec, as the kubelet does; that counts
+   * as a restart.
+   */
+  updateSpecs(pod: V1Pod): void {
+    for (const c of this.containers) {
+      const next = pod.spec?.containers.find((x) => x.name === c.spec.name);
+      if (!next || next.image === c.spec.image) continue;
+      this.log(`${this.key}/${c.spec.name}: image ${c.spec.image} → ${next.image}; restarting`);
+      c.spec = next;
+      const p = c.proc;
+      if (p) {
+        c.respawn = true; // its exit starts it again from the new spec
+        p.stop().catch(() => {});
+      } else if (c.state === "waiting" && c.reason === "ErrImagePull") {
+        this.#startContainer(c).then(() => {
+          this.#updatePhase();
+          return this.#report();
+        });
+      }
     }
   }
 

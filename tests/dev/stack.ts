@@ -32,6 +32,8 @@ export interface StackOptions {
 /** A child process of the stack (controller manager, router). */
 export interface StackProcess {
   child: Deno.ChildProcess;
+  /** Where its stdout and stderr go. */
+  logPath: string;
   /** SIGTERM, then SIGKILL after 5 s. */
   stop(): Promise<void>;
 }
@@ -71,6 +73,16 @@ export interface Stack {
  */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const log = opts.log ?? (() => {});
+  // The router's port first: a taken one fails now, not after the cluster has started.
+  const routerPort = opts.routerPort === 0 ? freePort() : opts.routerPort ?? 8080;
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port: routerPort }).close();
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new Error(`port ${routerPort} is taken; try: deno task dev --port ${routerPort + 1}`);
+    }
+    throw e;
+  }
   const binaries = await ensureBinaries(log);
   const cluster = await startCluster({
     binaries,
@@ -161,7 +173,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     cleanups.push(() => binder.stop());
     log(`node agent serving ${agent.nodeNames.join(", ")}; gang binder for schedulerName volcano`);
 
-    const routerPort = opts.routerPort === 0 ? freePort() : opts.routerPort ?? 8080;
     const router = spawnLogged([
       "run",
       "-A",
@@ -270,6 +281,7 @@ function spawnLogged(args: string[], logPath: string): StackProcess {
   child.status.then(() => exited = true);
   return {
     child,
+    logPath,
     async stop() {
       if (!exited) {
         try {
@@ -298,8 +310,12 @@ async function waitHttp(
   p.child.status.then(() => exited = true);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (exited) throw new Error(`${what} exited while starting`);
-    const r = await fetch(url).catch(() => undefined);
+    if (exited) {
+      await new Promise((r) => setTimeout(r, 200)); // let the log pipe drain
+      const tail = (await Deno.readTextFile(p.logPath).catch(() => "")).slice(-1500);
+      throw new Error(`${what} exited while starting; end of ${p.logPath}:\n${tail}`);
+    }
+    const r = await fetch(url, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
     await r?.body?.cancel();
     if (r?.ok) return;
     await new Promise((r) => setTimeout(r, 200));

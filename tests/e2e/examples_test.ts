@@ -207,52 +207,84 @@ Deno.test("every example answers a chat completion through the router", E2E, asy
   assert.match(pg, /Running/);
 });
 
-Deno.test("the agent restarts a dead process (Always), fails the pod (Never)", E2E, async () => {
-  const s = await up();
-  await s.k(["create", "namespace", "restarts"]);
-  const pod = (name: string, restartPolicy: string) =>
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name, namespace: "restarts", labels: { app: name } },
-      spec: {
-        restartPolicy,
-        containers: [{
-          name: "engine",
-          image: "vllm/vllm-openai",
-          args: ["--model", "m", "--port", "8000"],
-          readinessProbe: { httpGet: { path: "/health", port: 8000 } },
-        }],
-      },
-    });
-  await s.k(["apply", "-f", "-"], pod("always", "Always"));
-  await s.k(["apply", "-f", "-"], pod("never", "Never"));
-  await waitPodsReady(s, "restarts", "app=always", 1, 60_000);
-  await waitPodsReady(s, "restarts", "app=never", 1, 60_000);
-  for (const name of ["always", "never"]) {
-    Deno.kill(s.agent.processes("restarts", name).engine!, "SIGKILL");
-  }
-  const restarted = await eventually("always restarted and Ready", async () => {
-    const [p] = await pods(s, "restarts", "app=always");
-    const cs = p?.status?.containerStatuses?.[0];
-    return cs?.restartCount === 1 && cs.ready && cs.lastState?.terminated ? p : undefined;
-  }, 60_000);
-  assert.equal(restarted.status?.phase, "Running");
-  const failed = await eventually("never Failed", async () => {
-    const [p] = await pods(s, "restarts", "app=never");
-    return p?.status?.phase === "Failed" ? p : undefined;
-  }, 30_000);
-  assert.equal(failed.status?.containerStatuses?.[0]?.state?.terminated?.exitCode, 137);
-  // Graceful deletion: the process goes, then the pod object.
-  const pid = s.agent.processes("restarts", "always").engine!;
-  await s.k(["delete", "pod", "-n", "restarts", "always", "--wait=false"]);
-  await eventually(
-    "pod always removed",
-    async () => (await pods(s, "restarts", "app=always")).length === 0,
-    30_000,
-  );
-  await assert.rejects(Deno.stat(`/proc/${pid}`));
-});
+Deno.test(
+  "the agent restarts a dead process (Always, liveness, image change), fails the pod (Never)",
+  E2E,
+  async () => {
+    const s = await up();
+    await s.k(["create", "namespace", "restarts"]);
+    const pod = (name: string, restartPolicy: string) =>
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace: "restarts", labels: { app: name } },
+        spec: {
+          restartPolicy,
+          containers: [{
+            name: "engine",
+            image: "vllm/vllm-openai",
+            args: ["--model", "m", "--port", "8000"],
+            readinessProbe: { httpGet: { path: "/health", port: 8000 } },
+          }],
+        },
+      });
+    await s.k(["apply", "-f", "-"], pod("always", "Always"));
+    await s.k(["apply", "-f", "-"], pod("never", "Never"));
+    // A liveness probe that always fails (the simulator has no /nope) restarts the container.
+    const unlive = JSON.parse(pod("unlive", "Always"));
+    unlive.spec.containers[0].livenessProbe = {
+      httpGet: { path: "/nope", port: 8000 },
+      periodSeconds: 1,
+      failureThreshold: 2,
+    };
+    await s.k(["apply", "-f", "-"], JSON.stringify(unlive));
+    await waitPodsReady(s, "restarts", "app=always", 1, 60_000);
+    await waitPodsReady(s, "restarts", "app=never", 1, 60_000);
+    for (const name of ["always", "never"]) {
+      Deno.kill(s.agent.processes("restarts", name).engine!, "SIGKILL");
+    }
+    const restarted = await eventually("always restarted and Ready", async () => {
+      const [p] = await pods(s, "restarts", "app=always");
+      const cs = p?.status?.containerStatuses?.[0];
+      return cs?.restartCount === 1 && cs.ready && cs.lastState?.terminated ? p : undefined;
+    }, 60_000);
+    assert.equal(restarted.status?.phase, "Running");
+    // An image change restarts the container from the new spec, as the kubelet does.
+    await s.k([
+      "patch",
+      "pod",
+      "-n",
+      "restarts",
+      "always",
+      "--type=json",
+      "-p",
+      '[{"op":"replace","path":"/spec/containers/0/image","value":"vllm/vllm-openai:v2"}]',
+    ]);
+    await eventually("always restarted on the new image", async () => {
+      const [p] = await pods(s, "restarts", "app=always");
+      const cs = p?.status?.containerStatuses?.[0];
+      return cs?.restartCount === 2 && cs.ready && cs.image === "vllm/vllm-openai:v2";
+    }, 60_000);
+    const failed = await eventually("never Failed", async () => {
+      const [p] = await pods(s, "restarts", "app=never");
+      return p?.status?.phase === "Failed" ? p : undefined;
+    }, 30_000);
+    assert.equal(failed.status?.containerStatuses?.[0]?.state?.terminated?.exitCode, 137);
+    await eventually("unlive restarted by its liveness probe", async () => {
+      const [p] = await pods(s, "restarts", "app=unlive");
+      return (p?.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1;
+    }, 60_000);
+    // Graceful deletion: the process goes, then the pod object.
+    const pid = s.agent.processes("restarts", "always").engine!;
+    await s.k(["delete", "pod", "-n", "restarts", "always", "--wait=false"]);
+    await eventually(
+      "pod always removed",
+      async () => (await pods(s, "restarts", "app=always")).length === 0,
+      30_000,
+    );
+    await assert.rejects(Deno.stat(`/proc/${pid}`));
+  },
+);
 
 Deno.test(
   "nothing in the stack dialed outside 127.0.0.0/8; the stack stops clean",
