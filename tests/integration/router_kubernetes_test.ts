@@ -9,6 +9,7 @@ import { equal, ok } from "node:assert/strict";
 import { KubeClient } from "@kthena/shared/k8s";
 import { MODEL_ROUTE, MODEL_SERVER } from "@kthena/shared/api";
 import { KubernetesSource } from "../../router/discovery/kubernetes_source.ts";
+import { createLogger } from "../../router/log.ts";
 import type { AccessLogEntry } from "../../router/http/access_log.ts";
 import { createRouter, type RunningRouter, serveRouter } from "../../router/router.ts";
 import { type SimulatorProcess, spawnSimulator } from "../sim/process.ts";
@@ -24,6 +25,8 @@ const GROUPS = ["g0", "g1"];
 class K8sFleet {
   readonly sims = new Map<string, SimulatorProcess>();
   readonly log: AccessLogEntry[] = [];
+  /** The discovery source's own log lines (`level msg`). */
+  readonly sourceLog: string[] = [];
   router!: RunningRouter;
   source!: KubernetesSource;
 
@@ -110,7 +113,11 @@ class K8sFleet {
   }
 
   async startRouter(): Promise<void> {
-    this.source = new KubernetesSource({ client: this.client, namespace: this.ns });
+    this.source = new KubernetesSource({
+      client: this.client,
+      namespace: this.ns,
+      log: createLogger((level, msg) => this.sourceLog.push(`${level} ${msg}`)),
+    });
     this.router = await serveRouter(
       createRouter({ sources: [this.source], accessLog: (e) => this.log.push(e) }),
       { hostname: "127.0.0.1", port: 0 },
@@ -152,6 +159,8 @@ Deno.test(
         await fleet.addRoute(c, `pd-${c}`, c);
       }
       await fleet.startRouter();
+      // Discovery says what it did, through the router's logger.
+      ok(fleet.sourceLog.some((l) => l.startsWith("info kubernetes discovery synced")));
       for (const c of CONNECTORS) {
         for (let i = 0; i < 3; i++) {
           await chat(fleet.router.url, `pd-${c}`, false);
