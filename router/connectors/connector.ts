@@ -14,7 +14,7 @@ import type { AttemptResult } from "../proxy/attempts.ts";
 import type { EngineClient, LegTimeouts } from "../proxy/engine_client.ts";
 import type { JsonObject } from "../proxy/bodies.ts";
 import type { HeaderPairs } from "../proxy/forward_headers.ts";
-import { type Failure, LegError, readLegText, sendLeg, statusFailure } from "../proxy/leg.ts";
+import { type Failure, failureOfError, readLegText, sendLeg, statusFailure } from "../proxy/leg.ts";
 import type { PdPair } from "../scheduler/scheduler.ts";
 
 /** Bookkeeping around legs: in-flight counts and leg-duration metrics. */
@@ -94,11 +94,6 @@ export interface SequentialBodies {
   decode(prefillResponse: string): string;
 }
 
-function failureOf(e: unknown, leg: Failure["leg"], endpoint: Endpoint): Failure {
-  if (e instanceof LegError) return e.failure;
-  return { kind: "connect", leg, endpoint, message: (e as Error)?.message ?? String(e) };
-}
-
 /** A leg that got a 2xx answer, with the call that ends its bookkeeping. */
 export interface SentLeg {
   readonly ok: true;
@@ -145,7 +140,7 @@ export async function sendPdLeg(
     return { ok: false, failure };
   } catch (e) {
     end(undefined);
-    return { ok: false, failure: failureOf(e, role, endpoint) };
+    return { ok: false, failure: failureOfError(e, role, endpoint, signal) };
   }
 }
 
@@ -173,7 +168,7 @@ export async function runSequential(a: PdAttempt, bodies: SequentialBodies): Pro
     first.end(first.res.status);
   } catch (e) {
     first.end(undefined);
-    return { ok: false, failure: failureOf(e, "prefill", prefill) };
+    return { ok: false, failure: failureOfError(e, "prefill", prefill, signal) };
   }
 
   const second = await sendPdLeg(a, "decode", decode, () => bodies.decode(prefillText), signal);
