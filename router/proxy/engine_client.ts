@@ -1,12 +1,13 @@
 /**
- * The HTTP client of the engine legs: `node:http` with one keep-alive pool per router, whose
- * answers are handed on as web `Response`s.
+ * The HTTP client of the engine legs: `node:http` with one keep-alive pool per router. An answer
+ * is a web `Response` for its status and headers; its body is a push body (push_body.ts), which
+ * `bodyText` reads whole and the relay takes chunk by chunk, with no web stream in between.
  *
  * Why not `fetch`: a streamed engine answer arrives as one body frame per SSE event, and each
  * frame read from a `fetch` body costs a round trip through the runtime (an op and a promise);
  * relaying a 64-token stream that way cost about 4× a native passthrough on this project's
  * benchmark. `node:http` delivers the same bytes as `data` events from a socket read, which we
- * push into the body stream; measured in one run (c=64, 64-token streams), that path used
+ * push on; measured in one run (c=64, 64-token streams), that path used
  * 345–380 µs of CPU per request against 500 µs for a bare `Deno.serve` + `fetch` passthrough
  * and about 1,900 µs for any JS stream over a `fetch` body. The pool also gives what `fetch`
  * does not: idle connections are closed after `idleTimeoutMs`, and at most `maxIdlePerEngine`
@@ -16,7 +17,7 @@
  * (vLLM sends response headers at once, so a timeout on headers alone would not notice an
  * engine that froze afterwards), `idleMs` between body chunks after that. Either ends the leg
  * with a {@linkcode LegTimeoutError}: before the response headers `request` rejects with it,
- * after them the body stream errors with it.
+ * after them the push body fails with it. Both are swept by one timer (http/deadlines.ts).
  *
  * @module
  */
@@ -214,7 +215,8 @@ export class EngineClient {
         return;
       }
       let responded = false;
-      let stream: { error(e: unknown): void } | undefined;
+      /** The answer's body, once the headers are in (a failure after them ends it). */
+      let answer: { error(e: unknown): void } | undefined;
       let finished = false;
       const creq = target.module.request({
         hostname: target.hostname,
@@ -237,7 +239,7 @@ export class EngineClient {
         if (!responded) reject(e);
         else {
           try {
-            stream?.error(e);
+            answer?.error(e);
           } catch {
             // Already closed.
           }
@@ -292,7 +294,7 @@ export class EngineClient {
           },
           cancel,
         }, BODY_HIGH_WATER_BYTES);
-        stream = body;
+        answer = body;
         res.on("data", (chunk: Uint8Array) => {
           if (finished) return;
           arm("idle", idleMs);
