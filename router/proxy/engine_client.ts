@@ -121,7 +121,7 @@ interface Target {
   readonly port: number;
 }
 
-/** Body chunks kept in the stream before the engine socket is paused (backpressure). */
+/** Body bytes queued before the engine socket is paused (backpressure). */
 const BODY_HIGH_WATER_BYTES = 64 * 1024;
 
 /**
@@ -182,7 +182,7 @@ export class EngineClient {
 
   /**
    * Sends a POST and resolves with the engine's response once its headers are in; its body is
-   * a stream of the engine's chunks. Rejects with a {@linkcode LegTimeoutError}, an
+   * the push body of the engine's chunks (`pushBodyOf`, `bodyText`). Rejects with a {@linkcode LegTimeoutError}, an
    * `AbortError` (the signal fired) or the socket's error when there is no response.
    */
   async request(req: EngineRequest): Promise<Response> {
