@@ -154,7 +154,11 @@ export function usageFromBody(text: string): Usage | undefined {
  * chunk usually ends on a boundary, so the first probe hits.
  */
 function _lastEventEnd(bytes: Uint8Array): number {
-  for (let i = bytes.lastIndexOf(10); i > 0; i = bytes.lastIndexOf(10, i - 1)) {
+  for (
+    let i = _lastIndexOf.call(bytes, 10);
+    i > 0;
+    i = _lastIndexOf.call(bytes, 10, i - 1)
+  ) {
     if (bytes[i - 1] === 10) return i + 1;
     if (bytes[i - 1] === 13 && i >= 3 && bytes[i - 2] === 10 && bytes[i - 3] === 13) return i + 1;
   }
@@ -184,6 +188,18 @@ function _events(text: string): string[] {
   return text.split(/(?<=\r?\n\r?\n)/);
 }
 
+/**
+ * Whether `text` may carry a usage object: `"usage":{` (compact JSON, vLLM) or `"usage": {`
+ * (Python's default separators). SGLang sends `"usage":null` in every chunk, which must not
+ * cost a parse.
+ */
+function _hasUsage(text: string): boolean {
+  return text.includes('"usage":{') || text.includes('"usage": {');
+}
+
+/** Native `lastIndexOf` even on a Node `Buffer` (whose own method is JavaScript on Deno). */
+const _lastIndexOf = Uint8Array.prototype.lastIndexOf;
+
 /** A larger incomplete event than this is not scanned for usage (it is still relayed). */
 const MAX_PENDING_CHARS = 1 << 20;
 
@@ -191,7 +207,7 @@ const MAX_PENDING_CHARS = 1 << 20;
  * Watches an OpenAI SSE stream for usage and, when asked, removes the usage-only chunk,
  * without decoding and re-encoding the stream: the bytes the client gets are the engine's.
  *
- * Each chunk is decoded once for a substring search; only events that mention `"usage"` are
+ * Each chunk is decoded once for a substring search; only events that carry a usage object are
  * parsed. Without stripping, every chunk passes on as it came. With stripping, a chunk passes
  * on up to its last complete event (the rest waits for the next chunk, so an event split across
  * chunks is judged whole), and is re-encoded only in the one chunk that held the dropped event.
@@ -225,7 +241,7 @@ export class SseUsageFilter {
     if (!this.#strip) {
       const text = this.#pendingText + this.#decoder.decode(chunk, { stream: true });
       const end = _lastEventEndText(text);
-      if (end > 0 && text.includes('"usage"')) this.#scan(text.slice(0, end));
+      if (end > 0 && _hasUsage(text)) this.#scan(text.slice(0, end));
       this.#pendingText = text.length - end > MAX_PENDING_CHARS ? "" : text.slice(end);
       return chunk;
     }
@@ -246,7 +262,7 @@ export class SseUsageFilter {
     if (!this.#strip) {
       const tail = this.#pendingText + this.#decoder.decode();
       this.#pendingText = "";
-      if (tail.includes('"usage"')) this.#scan(tail);
+      if (_hasUsage(tail)) this.#scan(tail);
       return new Uint8Array(0);
     }
     const held = this.#held;
@@ -257,7 +273,7 @@ export class SseUsageFilter {
   /** Stripping: `bytes` (whole events) without the usage-only events. */
   #filter(bytes: Uint8Array): Uint8Array {
     const text = this.#decoder.decode(bytes);
-    if (!text.includes('"usage"')) return bytes;
+    if (!_hasUsage(text)) return bytes;
     const events = _events(text);
     const kept = events.filter((event) => !this.#readEvent(event));
     return kept.length === events.length ? bytes : new TextEncoder().encode(kept.join(""));
@@ -266,13 +282,13 @@ export class SseUsageFilter {
   /** Not stripping: records the usage of the events in `text`. */
   #scan(text: string): void {
     for (const event of _events(text)) {
-      if (event.includes('"usage"')) this.#readEvent(event);
+      if (_hasUsage(event)) this.#readEvent(event);
     }
   }
 
   /** Records the usage an event carries; true when it is a usage-only chunk to drop. */
   #readEvent(event: string): boolean {
-    if (!event.includes('"usage"')) return false;
+    if (!_hasUsage(event)) return false;
     const data = _eventData(event);
     if (data.charCodeAt(0) !== 123 /* { */) return false;
     try {
