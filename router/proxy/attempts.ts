@@ -356,10 +356,7 @@ async function commit(
 export async function runAttempts(options: RunOptions): Promise<RunOutcome> {
   const { policy, signal } = options;
   let last: Failure | undefined;
-  let tries = policy.tries;
-  // One extra run of the whole attempt when a reused engine connection broke (see `stale`).
-  let staleBonus = 1;
-  for (let i = 0; i < tries; i++) {
+  for (let i = 0; i < policy.tries; i++) {
     if (i > 0) await sleep(policy.intervalMs, signal);
     const result = await options.run(i);
     const outcome = result.ok ? await commit(result, i + 1, signal) : result;
@@ -368,10 +365,6 @@ export async function runAttempts(options: RunOptions): Promise<RunOutcome> {
     if (signal.aborted && last.kind !== "aborted") last = { ...last, kind: "aborted" };
     options.onFailure?.(last, i);
     if (!isRetryable(last) || signal.aborted) return { ok: false, failure: last, attempts: i + 1 };
-    if (last.stale && i === tries - 1 && staleBonus > 0) {
-      staleBonus--;
-      tries++;
-    }
   }
-  return { ok: false, failure: last!, attempts: tries };
+  return { ok: false, failure: last!, attempts: policy.tries };
 }

@@ -88,24 +88,6 @@ class StaleConnectionError extends Error {
   }
 }
 
-/**
- * A reused pooled connection could not be parsed: the engine may have done the work, so the
- * request is not re-sent; the whole attempt may be.
- *
- * @example
- * ```ts
- * import { ReusedConnectionError } from "./engine_client.ts";
- * new ReusedConnectionError(new Error("Parse Error")).name; // "ReusedConnectionError"
- * ```
- */
-export class ReusedConnectionError extends Error {
-  /** @param cause The parser's error. */
-  constructor(cause: Error) {
-    super(`reused connection: ${cause.message}`, { cause });
-    this.name = "ReusedConnectionError";
-  }
-}
-
 /** The client went away (the leg's signal fired). */
 class LegAbortedError extends Error {
   constructor() {
@@ -260,20 +242,7 @@ export class EngineClient {
         const reused = (creq as { reusedSocket?: boolean }).reusedSocket === true;
         const code = (e as { code?: string }).code;
         const closed = code === "ECONNRESET" || code === "EPIPE" || e.message === "socket hang up";
-        // On this runtime a reused connection occasionally fails to parse a well-formed answer
-        // (about 1 leg in 1,000 in the fuzz test, never a fresh connection). The engine did
-        // process that request, so it is not sent again here (a NIXL decode would find its KV
-        // gone); the attempt is run again as a whole (see `runAttempts`).
-        const garbled = code?.startsWith("HPE_") === true;
-        fail(
-          responded || !reused
-            ? e
-            : closed
-            ? new StaleConnectionError(e)
-            : garbled
-            ? new ReusedConnectionError(e)
-            : e,
-        );
+        fail(!responded && reused && closed ? new StaleConnectionError(e) : e);
       });
       creq.on("response", (res) => {
         responded = true;

@@ -6,12 +6,7 @@
  * @module
  */
 import type { Endpoint } from "../datastore/endpoint.ts";
-import {
-  type EngineClient,
-  LegTimeoutError,
-  type LegTimeouts,
-  ReusedConnectionError,
-} from "./engine_client.ts";
+import { type EngineClient, LegTimeoutError, type LegTimeouts } from "./engine_client.ts";
 import type { HeaderPairs } from "./forward_headers.ts";
 import { bodyText } from "./push_body.ts";
 
@@ -49,11 +44,6 @@ export interface Failure {
   readonly body?: string;
   /** The engine's content type, for `status` failures. */
   readonly contentType?: string;
-  /**
-   * A reused engine connection broke (`connect` failures): the attempt may run once more on the
-   * same pod or pair, even when it was the last candidate.
-   */
-  readonly stale?: boolean;
 }
 
 /** Largest error body kept from an engine. */
@@ -143,9 +133,6 @@ export function failureOfError(
   if (signal.aborted) return { ...base, kind: "aborted", message: "aborted" };
   if (e instanceof LegTimeoutError) {
     return { ...base, kind: "timeout", message: `${endpoint.key}: ${e.message}` };
-  }
-  if (e instanceof ReusedConnectionError) {
-    return { ...base, kind: "connect", stale: true, message: `${endpoint.key}: ${e.message}` };
   }
   return {
     ...base,
