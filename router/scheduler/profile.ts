@@ -42,8 +42,11 @@ export function buildProfile(config: SchedulerConfig, registry: PluginRegistry):
     if (p) return p;
     if (!registry.has(name)) {
       if (PLANNED_PLUGINS.has(name)) {
-        warnings.push(`scheduler plugin "${name}" is not implemented yet; ignored`);
-        return undefined;
+        // Refused, not skipped: a router that ignored an enabled plugin would schedule
+        // differently from what its configuration says.
+        throw new Error(
+          `scheduler plugin "${name}" is not implemented yet; remove it from scheduler.plugins`,
+        );
       }
       throw new Error(`unknown scheduler plugin "${name}"`);
     }

@@ -5,8 +5,9 @@ import { PluginRegistry } from "./registry.ts";
 
 const registry = PluginRegistry.withBuiltins();
 
-Deno.test("buildProfile reads upstream's chart configuration, skipping plugins not built yet", () => {
-  const config = parseRouterConfig(`
+Deno.test("buildProfile reads upstream's chart configuration; enabled plugins not built yet are refused by name", () => {
+  const chart = (score: string) =>
+    parseRouterConfig(`
 scheduler:
   pluginConfig:
   - name: least-request
@@ -20,17 +21,21 @@ scheduler:
     Score:
       enabled:
       - { name: least-request, weight: 1 }
-      - { name: gpu-usage, weight: 1 }
-      - { name: least-latency, weight: 1 }
-      - { name: prefix-cache, weight: 1 }
+${score}
 `);
-  const { profile, warnings } = buildProfile(config.scheduler!, registry);
+  const { profile, warnings } = buildProfile(chart("").scheduler!, registry);
   deepEqual(profile.filters.map((f) => f.name), ["least-request"]);
   deepEqual(profile.scorers.map((s) => [s.scorer.name, s.weight]), [["least-request", 1]]);
   equal(profile.picker.name, "max-score");
-  equal(warnings.length, 3);
+  equal(warnings.length, 0);
   // One instance per plugin name, shared by its roles.
   equal(profile.filters[0], profile.scorers[0]!.scorer as unknown);
+  for (const planned of ["gpu-usage", "least-latency", "prefix-cache", "kvcache-aware"]) {
+    throws(
+      () => buildProfile(chart(`      - { name: ${planned}, weight: 1 }`).scheduler!, registry),
+      new RegExp(`scheduler plugin "${planned}" is not implemented yet`),
+    );
+  }
 });
 
 Deno.test("buildProfile table: weights, duplicates, errors", () => {
