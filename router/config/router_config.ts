@@ -14,7 +14,7 @@
  *       - { name: least-request, weight: 1 }
  *     Pick:                      # ours; default max-score
  *       enabled: [max-score]
- * auth: { issuer, audiences, jwksUri }   # read, not enforced yet
+ * auth: { issuer, audiences, jwksUri }   # upstream's JWT section: refused until it is enforced
  * proxyPaths:                  # ours: POST paths proxied besides the inference endpoints
  * - /v1/load_lora_adapter      # (see http/endpoints.ts); "/v1/*" proxies every /v1 path
  * ```
@@ -122,6 +122,13 @@ export function parseRouterConfig(text: string): RouterConfig {
   if (!result.success) {
     throw new Error(
       `invalid router configuration:\n  - ${formatIssues(result.error).join("\n  - ")}`,
+    );
+  }
+  if (result.data.auth !== undefined) {
+    // A router that accepted it and let every request through would be worse than none.
+    throw new Error(
+      "invalid router configuration:\n  - auth: JWT authentication is not implemented yet; " +
+        "remove the section (or authenticate in front of the router)",
     );
   }
   return result.data;

@@ -17,6 +17,13 @@ Deno.test("parseRouterConfig: unknown keys are errors naming the key, at every l
   }
 });
 
+Deno.test("parseRouterConfig: an auth section is refused while it is not enforced", () => {
+  throws(
+    () => parseRouterConfig("auth:\n  issuer: https://issuer.example\n"),
+    /auth: JWT authentication is not implemented yet/,
+  );
+});
+
 Deno.test("parseRouterConfig: proxyPaths takes /v1/ paths and /v1/ prefixes", () => {
   deepEqual(
     parseRouterConfig("proxyPaths: [/v1/load_lora_adapter, /v1/*]\n").proxyPaths,

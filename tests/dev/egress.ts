@@ -67,7 +67,7 @@ export function decodeProcAddress(hex: string): string {
  */
 export function isLoopbackOrUnset(addr: string): boolean {
   const host = addr.replace(/:\d+$/, "");
-  return host.startsWith("127.") || host === "0.0.0.0" || host === "[0:0:0:0:0:0:0:1]" ||
+  return host.startsWith("127.") || /^0\.0\.0\.0$/.test(host) || host === "[0:0:0:0:0:0:0:1]" ||
     host === "[0:0:0:0:0:0:0:0]";
 }
 
@@ -104,6 +104,30 @@ export async function descendants(root: number): Promise<number[]> {
 }
 
 /** One look at the sockets of the tree under `root`. */
+/**
+ * What is wrong with one socket of `/proc/net/<protocol>`, if anything: a listener not on
+ * loopback, or a peer outside 127.0.0.0/8.
+ *
+ * @example
+ * ```ts
+ * import { socketOffence } from "./egress.ts";
+ * // A TCP listener on 0.0.0.0:8080 (state 0A), as /proc/net/tcp shows it.
+ * socketOffence("tcp", "0: 00000000:1F90 00000000:0000 0A 0 0 0 0 0 12345")?.kind; // "listen"
+ * ```
+ */
+export function socketOffence(
+  protocol: string,
+  line: string,
+): { kind: "listen" | "dial"; local: string; remote: string } | undefined {
+  const f = line.trim().split(/\s+/);
+  if (f.length < 4) return undefined;
+  const local = decodeProcAddress(f[1]!);
+  const remote = decodeProcAddress(f[2]!);
+  const listening = protocol.startsWith("tcp") && f[3] === "0A";
+  if (listening ? isLoopback(local) : isLoopbackOrUnset(remote)) return undefined;
+  return { kind: listening ? "listen" : "dial", local, remote };
+}
+
 export async function sampleEgress(root: number = Deno.pid): Promise<EgressViolation[]> {
   const owner = new Map<string, number>();
   for (const pid of await descendants(root)) {
@@ -123,11 +147,9 @@ export async function sampleEgress(root: number = Deno.pid): Promise<EgressViola
       if (f.length < 10) continue;
       const pid = owner.get(f[9]!);
       if (pid === undefined) continue;
-      const local = decodeProcAddress(f[1]!);
-      const remote = decodeProcAddress(f[2]!);
-      const listening = protocol.startsWith("tcp") && f[3] === "0A";
-      const kind = listening ? "listen" : "dial";
-      if (listening ? isLoopback(local) : isLoopbackOrUnset(remote)) continue;
+      const offence = socketOffence(protocol, line);
+      if (!offence) continue;
+      const { kind, local, remote } = offence;
       const command = await Deno.readTextFile(`/proc/${pid}/cmdline`).then((c) =>
         c.replaceAll("\0", " ").trim().slice(0, 200)
       ).catch(() => "?");
