@@ -335,6 +335,24 @@ export async function runKubectl(
 
 /** Starts a process with its output appended to a log file. */
 function spawn(bin: string, args: string[], logPath: string): Deno.ChildProcess {
+  return spawnLogged(bin, args, logPath).child;
+}
+
+/**
+ * Starts a process with stdout and stderr appended to one log file; `logged` settles once both
+ * streams have ended and the file is closed.
+ *
+ * @example
+ * ```ts ignore
+ * import { spawnLogged } from "./cluster.ts";
+ * const { child, logged } = spawnLogged("etcd", [], "/tmp/etcd.log");
+ * ```
+ */
+export function spawnLogged(
+  bin: string,
+  args: string[],
+  logPath: string,
+): { child: Deno.ChildProcess; logged: Promise<unknown> } {
   const logFile = Deno.openSync(logPath, { create: true, append: true });
   const child = new Deno.Command(bin, { args, stdout: "piped", stderr: "piped", stdin: "null" })
     .spawn();
@@ -352,9 +370,11 @@ function spawn(bin: string, args: string[], logPath: string): Deno.ChildProcess 
         if (--open === 0) logFile.close();
       },
     });
-  child.stdout.pipeTo(sink()).catch(() => {});
-  child.stderr.pipeTo(sink()).catch(() => {});
-  return child;
+  const logged = Promise.all([
+    child.stdout.pipeTo(sink()).catch(() => {}),
+    child.stderr.pipeTo(sink()).catch(() => {}),
+  ]);
+  return { child, logged };
 }
 
 function killQuietly(p: Deno.ChildProcess | undefined): void {

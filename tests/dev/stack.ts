@@ -9,7 +9,7 @@
  */
 import { KubeClient } from "@kthena/shared/k8s";
 import { ensureBinaries } from "../cluster/binaries.ts";
-import { type Cluster, freePort, startCluster } from "../cluster/cluster.ts";
+import { type Cluster, freePort, spawnLogged, startCluster } from "../cluster/cluster.ts";
 import { generateWebhookCerts } from "../../controller/webhook/certs.ts";
 import { GangBinder } from "./gang_binder.ts";
 import { NodeAgent, type NodeSpec } from "./node_agent.ts";
@@ -128,7 +128,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       `--tls-private-key-file=${cluster.dir}/webhook.key`,
     ];
     const startController = async () => {
-      const p = spawnLogged(controllerArgs, `${cluster.dir}/controller-manager.log`);
+      const p = spawnDeno(controllerArgs, `${cluster.dir}/controller-manager.log`);
       await waitHttp(`http://127.0.0.1:${healthPort}/healthz`, 60_000, p, "controller manager");
       return p;
     };
@@ -173,7 +173,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     cleanups.push(() => binder.stop());
     log(`node agent serving ${agent.nodeNames.join(", ")}; gang binder for schedulerName volcano`);
 
-    const router = spawnLogged([
+    const router = spawnDeno([
       "run",
       "-A",
       "--unstable-no-legacy-abort",
@@ -252,31 +252,8 @@ function startReaper(pidFile: string): Deno.ChildProcess {
 }
 
 /** Spawns `deno <args>` with stdout and stderr appended to a log file. */
-function spawnLogged(args: string[], logPath: string): StackProcess {
-  const file = Deno.openSync(logPath, { create: true, append: true, write: true });
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let open = 2;
-  const sink = () =>
-    new WritableStream<Uint8Array>({
-      write: (c) => {
-        file.writeSync(c);
-      },
-      close: () => {
-        if (--open === 0) file.close();
-      },
-      abort: () => {
-        if (--open === 0) file.close();
-      },
-    });
-  const done = Promise.all([
-    child.stdout.pipeTo(sink()).catch(() => {}),
-    child.stderr.pipeTo(sink()).catch(() => {}),
-  ]);
+function spawnDeno(args: string[], logPath: string): StackProcess {
+  const { child, logged: done } = spawnLogged(Deno.execPath(), args, logPath);
   let exited = false;
   child.status.then(() => exited = true);
   return {

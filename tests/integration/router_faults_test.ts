@@ -6,7 +6,7 @@
  * generating (the engine leg ends, the access log says 499).
  */
 import { equal, match, ok } from "node:assert/strict";
-import { modelRoute, modelServer } from "../../router/testing/objects.ts";
+import { modelRoute, modelServer, pod } from "../../router/testing/objects.ts";
 import { STREAM_IDLE_TIMEOUT_ANNOTATION } from "../../router/proxy/attempts.ts";
 import { spawnSimulator } from "../sim/process.ts";
 import { type Fleet, scrape, startFleet, until, yamlDocs } from "./router_fleet.ts";
@@ -27,6 +27,18 @@ function server(trafficPolicy?: Record<string, unknown>, annotations?: Record<st
   if (annotations) s.metadata.annotations = annotations;
   return s;
 }
+
+/** A simulator that freezes after its headers (and midway through a stream). */
+const STALLING = [
+  "--model",
+  "m",
+  "--time-scale",
+  "0",
+  "--failure-rate",
+  "1",
+  "--failure-kinds",
+  "stall",
+];
 
 const chat = (extra: Record<string, unknown> = {}) =>
   JSON.stringify({
@@ -113,22 +125,14 @@ Deno.test("descriptors run out: a router under a 256-descriptor limit sheds and 
   })();
   await Deno.writeTextFile(
     `${dir}/objects.yaml`,
-    yamlDocs([route, server(), {
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: {
-        name: "e-0",
-        namespace: "default",
+    yamlDocs([
+      route,
+      server(),
+      pod("e-0", {
         labels: { app: "e" },
         annotations: { "router.kthena.io/workload-port": String(sim.port) },
-      },
-      spec: { containers: [{ name: "engine", image: "sim" }] },
-      status: {
-        phase: "Running",
-        podIP: "127.0.0.1",
-        conditions: [{ type: "Ready", status: "True" }],
-      },
-    }]),
+      }),
+    ]),
   );
   const main = new URL("../../router/main.ts", import.meta.url).pathname;
   const child = new Deno.Command("bash", {
@@ -246,16 +250,7 @@ Deno.test("an engine that freezes after its headers: retried on another pod befo
     engines: [
       {
         name: "e-0",
-        args: [
-          "--model",
-          "m",
-          "--time-scale",
-          "0",
-          "--failure-rate",
-          "1",
-          "--failure-kinds",
-          "stall",
-        ],
+        args: STALLING,
         labels: { app: "e" },
       },
       { name: "e-1", args: ["--model", "m", "--time-scale", "0"], labels: { app: "e" } },
@@ -293,16 +288,7 @@ Deno.test("a stream that stalls midway ends with an error event within the idle 
   const fleet = await startFleet({
     engines: [{
       name: "e-0",
-      args: [
-        "--model",
-        "m",
-        "--time-scale",
-        "0",
-        "--failure-rate",
-        "1",
-        "--failure-kinds",
-        "stall",
-      ],
+      args: STALLING,
       labels: { app: "e" },
     }],
     objects: [route, server(undefined, { [STREAM_IDLE_TIMEOUT_ANNOTATION]: "300ms" })],
