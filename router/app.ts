@@ -76,11 +76,13 @@ export function createApp(deps: AppDeps): Hono {
   const handler = new InferenceHandler(deps);
   const proxied = new ProxyPaths(deps.proxyPaths);
   const states = new WeakMap<Request, RequestState>();
-  const stateOf = (req: Request): RequestState => {
+  const stateOf = (c: Context): RequestState => {
+    const req = c.req.raw;
     let s = states.get(req);
     if (s === undefined) {
       s = {
-        id: requestIdOf(req.headers),
+        // The listener computed it already; app.request() callers did not.
+        id: (c.env as Partial<ListenerEnv> | undefined)?.requestId ?? requestIdOf(req.headers),
         start: performance.now(),
         startedAt: Date.now(),
         logged: false,
@@ -91,7 +93,7 @@ export function createApp(deps: AppDeps): Hono {
   };
   /** Answers `err` for a request the inference handler never saw, with its access-log line. */
   const refuse = (c: Context, err: RouterError, model?: string): Response => {
-    const s = stateOf(c.req.raw);
+    const s = stateOf(c);
     const path = c.req.path;
     if (!s.logged && path.startsWith("/v1/")) {
       s.logged = true;
@@ -120,7 +122,7 @@ export function createApp(deps: AppDeps): Hono {
 
   // Every answer carries the request id (the handler's and `refuse`'s already do).
   app.use("*", async (c, next) => {
-    const { id } = stateOf(c.req.raw);
+    const { id } = stateOf(c);
     await next();
     if (!c.res.headers.has("x-request-id")) {
       try {
@@ -160,7 +162,7 @@ export function createApp(deps: AppDeps): Hono {
 
   app.post("/v1/*", async (c) => {
     const req = c.req.raw;
-    const state = stateOf(req);
+    const state = stateOf(c);
     const path = new URL(req.url).pathname;
     let bodyText: string;
     try {

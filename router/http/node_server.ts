@@ -35,10 +35,12 @@ import { responseText } from "../proxy/relay.ts";
 import type { AccessLogEntry } from "./access_log.ts";
 import { Errors, RouterError } from "./errors.ts";
 import { Deadlines } from "./deadlines.ts";
-import { requestIdOf } from "./request_id.ts";
+import { requestIdFrom } from "./request_id.ts";
 
 /** What the listener passes to the app as the Hono env. */
 export interface ListenerEnv {
+  /** The request id, computed once by the listener. */
+  readonly requestId: string;
   /** The request body, already read. */
   readonly bodyText: string;
   /**
@@ -132,7 +134,7 @@ export function defaultMaxConnections(limits?: string): number {
 /** The request id, by the app's rule (so both sides agree on it). */
 function _requestId(req: http.IncomingMessage): string {
   const given = req.headers["x-request-id"];
-  return requestIdOf(new Headers(typeof given === "string" ? { "x-request-id": given } : {}));
+  return requestIdFrom(typeof given === "string" ? given : undefined);
 }
 
 function _rawErrorResponse(error: RouterError, requestId?: string): string {
@@ -223,7 +225,7 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
     const given = packet
       ? /\r\nx-request-id:[ \t]*([^\r\n]*)/i.exec(new TextDecoder().decode(packet))?.[1]?.trim()
       : undefined;
-    const requestId = requestIdOf(new Headers(given ? { "x-request-id": given } : {}));
+    const requestId = requestIdFrom(given);
     options.onRejected?.({
       timestamp: new Date().toISOString(),
       request_id: requestId,
@@ -318,7 +320,7 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
       const bodyText = chunks.length === 1
         ? chunks[0]!.toString("utf8")
         : Buffer.concat(chunks).toString("utf8");
-      _dispatch(req, res, bodyText).catch((e) => {
+      _dispatch(req, res, bodyText, requestId).catch((e) => {
         options.onError?.(e);
         if (!res.headersSent) {
           reject(new RouterError(500, "internal error", { category: "internal" }));
@@ -331,6 +333,7 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
     req: http.IncomingMessage,
     res: http.ServerResponse,
     bodyText: string,
+    requestId: string,
   ): Promise<void> {
     const abort = new AbortController();
     res.on("close", () => {
@@ -345,6 +348,7 @@ export async function serveNode(options: NodeServeOptions): Promise<NodeServer> 
       headers,
     });
     const response = await options.fetch(request, {
+      requestId,
       bodyText,
       signal: abort.signal,
       pushBodies: true,

@@ -20,6 +20,18 @@ const REQUEST_ID = /^[\x21-\x7e]{1,255}$/;
  * ```
  */
 export function requestIdOf(headers: Headers): string {
-  const given = headers.get("x-request-id");
-  return given !== null && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+  return requestIdFrom(headers.get("x-request-id"));
+}
+
+/**
+ * The same rule on a header value as given (absent: `null` or `undefined`).
+ *
+ * @example
+ * ```ts
+ * import { requestIdFrom } from "./request_id.ts";
+ * requestIdFrom("trace:1/2"); // "trace:1/2"
+ * ```
+ */
+export function requestIdFrom(given: string | null | undefined): string {
+  return typeof given === "string" && REQUEST_ID.test(given) ? given : crypto.randomUUID();
 }
